@@ -1,0 +1,126 @@
+package mcppgexporter
+
+import (
+	"encoding/base64"
+	"math"
+	"strconv"
+	"unicode/utf8"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+)
+
+// attributesJSON encodes the attributes not promoted to columns as a JSON
+// object for a jsonb column; nil (SQL NULL) when nothing is left.
+func attributesJSON(m pcommon.Map, promoted map[string]struct{}) any {
+	var buf []byte
+	m.Range(func(k string, v pcommon.Value) bool {
+		if _, ok := promoted[k]; ok {
+			return true
+		}
+		if buf == nil {
+			buf = make([]byte, 0, 128)
+			buf = append(buf, '{')
+		} else {
+			buf = append(buf, ',')
+		}
+		buf = appendJSONString(buf, k)
+		buf = append(buf, ':')
+		buf = appendJSONValue(buf, v)
+		return true
+	})
+	if buf == nil {
+		return nil
+	}
+	return append(buf, '}')
+}
+
+func appendJSONValue(buf []byte, v pcommon.Value) []byte {
+	switch v.Type() {
+	case pcommon.ValueTypeStr:
+		return appendJSONString(buf, v.Str())
+	case pcommon.ValueTypeInt:
+		return strconv.AppendInt(buf, v.Int(), 10)
+	case pcommon.ValueTypeDouble:
+		f := v.Double()
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			// JSON has no NaN or infinity; keep them readable as strings.
+			return appendJSONString(buf, strconv.FormatFloat(f, 'g', -1, 64))
+		}
+		return strconv.AppendFloat(buf, f, 'g', -1, 64)
+	case pcommon.ValueTypeBool:
+		return strconv.AppendBool(buf, v.Bool())
+	case pcommon.ValueTypeBytes:
+		return appendJSONString(buf, base64.StdEncoding.EncodeToString(v.Bytes().AsRaw()))
+	case pcommon.ValueTypeSlice:
+		s := v.Slice()
+		buf = append(buf, '[')
+		for i := 0; i < s.Len(); i++ {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			buf = appendJSONValue(buf, s.At(i))
+		}
+		return append(buf, ']')
+	case pcommon.ValueTypeMap:
+		buf = append(buf, '{')
+		first := true
+		v.Map().Range(func(k string, mv pcommon.Value) bool {
+			if !first {
+				buf = append(buf, ',')
+			}
+			first = false
+			buf = appendJSONString(buf, k)
+			buf = append(buf, ':')
+			buf = appendJSONValue(buf, mv)
+			return true
+		})
+		return append(buf, '}')
+	}
+	return append(buf, "null"...)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString quotes s as a JSON string. Invalid UTF-8 becomes U+FFFD and
+// NUL is escaped as \u0000, which jsonb refuses: such a row is isolated as bad
+// data rather than silently altered.
+func appendJSONString(buf []byte, s string) []byte {
+	buf = append(buf, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			buf = append(buf, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				buf = append(buf, '\\', c)
+			case '\n':
+				buf = append(buf, '\\', 'n')
+			case '\r':
+				buf = append(buf, '\\', 'r')
+			case '\t':
+				buf = append(buf, '\\', 't')
+			default:
+				buf = append(buf, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			buf = append(buf, s[start:i]...)
+			buf = append(buf, "\ufffd"...)
+			i++
+			start = i
+			continue
+		}
+		i += size
+	}
+	buf = append(buf, s[start:]...)
+	return append(buf, '"')
+}

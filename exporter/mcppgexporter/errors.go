@@ -1,0 +1,47 @@
+package mcppgexporter
+
+import (
+	"errors"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"go.opentelemetry.io/collector/consumer/consumererror"
+)
+
+// classifyError decides what exporterhelper does with a failed batch. Bad data
+// (SQLSTATE classes 22 and 23, but for a replay's unique violation and the
+// "no partition of relation found for row" check violation) can never succeed
+// and is permanent; everything else - connection loss, timeouts, server
+// shutdown (08, 57P, 53), a schema not there yet - is retried, so the data
+// waits on the sending queue instead of being dropped.
+func classifyError(err error) error {
+	if err == nil {
+		return nil
+	}
+	if isBadData(err) {
+		return consumererror.NewPermanent(err)
+	}
+	return err
+}
+
+func isBadData(err error) bool {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return false
+	}
+	switch {
+	case pgErr.Code == "23505":
+		return false
+	case isMissingPartition(pgErr):
+		return false
+	case strings.HasPrefix(pgErr.Code, "22"), strings.HasPrefix(pgErr.Code, "23"):
+		return true
+	}
+	return false
+}
+
+// isMissingPartition recognises a row that fits no partition (no DEFAULT
+// partition either): PostgreSQL reports it as a check violation.
+func isMissingPartition(pgErr *pgconn.PgError) bool {
+	return pgErr.Code == "23514" && strings.HasPrefix(pgErr.Message, "no partition of relation")
+}

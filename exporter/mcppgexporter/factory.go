@@ -1,0 +1,63 @@
+// Package mcppgexporter writes MCP router telemetry into PostgreSQL tables.
+package mcppgexporter
+
+import (
+	"context"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/config/configretry"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/exporter"
+	"go.opentelemetry.io/collector/exporter/exporterhelper"
+
+	"github.com/mcp-bridge/otelcol-mcp/exporter/mcppgexporter/internal/metadata"
+)
+
+// NewFactory creates a factory for the mcppg exporter.
+func NewFactory() exporter.Factory {
+	return exporter.NewFactory(
+		metadata.Type,
+		createDefaultConfig,
+		exporter.WithTraces(createTracesExporter, metadata.TracesStability),
+	)
+}
+
+func createDefaultConfig() component.Config {
+	queue := exporterhelper.NewDefaultQueueConfig()
+	queue.NumConsumers = 4
+	queue.QueueSize = 1000
+	batch := exporterhelper.NewDefaultBatchConfig()
+	batch.FlushTimeout = time.Second
+	batch.MinSize = 1000
+	batch.MaxSize = 5000
+	queue.Batch = configoptional.Some(batch)
+
+	retry := configretry.NewDefaultBackOffConfig()
+	// Never give up on retryable errors: a database outage must not lose data.
+	retry.MaxElapsedTime = 0
+
+	timeout := exporterhelper.NewDefaultTimeoutConfig()
+	timeout.Timeout = 30 * time.Second
+	return &Config{
+		TimeoutConfig: timeout,
+		QueueConfig:   configoptional.Some(queue),
+		BackOffConfig: retry,
+		Schema:        "mcp",
+		ApplySchema:   true,
+	}
+}
+
+func createTracesExporter(ctx context.Context, set exporter.Settings, cfg component.Config) (exporter.Traces, error) {
+	c := cfg.(*Config)
+	e := newPGExporter(c, set)
+	return exporterhelper.NewTraces(ctx, set, cfg, e.pushTraces,
+		exporterhelper.WithCapabilities(consumer.Capabilities{MutatesData: false}),
+		exporterhelper.WithStart(e.start),
+		exporterhelper.WithShutdown(e.shutdown),
+		exporterhelper.WithTimeout(c.TimeoutConfig),
+		exporterhelper.WithRetry(c.BackOffConfig),
+		exporterhelper.WithQueue(c.QueueConfig),
+	)
+}

@@ -1,0 +1,191 @@
+package mcppgexporter
+
+import (
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/mcp-bridge/otelcol-mcp/mcpconv"
+)
+
+var routingPromoted = keySet(
+	mcpconv.MethodName, mcpconv.ToolName, mcpconv.ResourceURI, mcpconv.SessionID,
+	mcpconv.JSONRPCRequestID, mcpconv.ServerKey, mcpconv.Strategy, mcpconv.Attempt,
+	mcpconv.ErrorType, mcpconv.RPCResponseStatusCode, mcpconv.ProtocolVersion,
+	mcpconv.NetworkTransport, mcpconv.ClientAddress,
+)
+
+var toolCallPromoted = keySet(
+	mcpconv.MethodName, mcpconv.ToolName, mcpconv.ToolCallID, mcpconv.SessionID,
+	mcpconv.JSONRPCRequestID, mcpconv.ServerKey, mcpconv.ServerAddress, mcpconv.Attempt,
+	mcpconv.ErrorType, mcpconv.RPCResponseStatusCode, mcpconv.OperationName,
+)
+
+var spanErrorPromoted = keySet(
+	mcpconv.JSONRPCRequestID, mcpconv.SessionID, mcpconv.ServerKey, mcpconv.MethodName,
+	mcpconv.ToolName, mcpconv.ErrorType,
+)
+
+var exceptionPromoted = keySet(
+	mcpconv.ExceptionType, mcpconv.ExceptionMessage, mcpconv.ExceptionStacktrace,
+)
+
+// Values of the status column.
+const (
+	statusUnset = "unset"
+	statusOK    = "ok"
+	statusError = "error"
+)
+
+func statusText(code ptrace.StatusCode) string {
+	switch code {
+	case ptrace.StatusCodeOk:
+		return statusOK
+	case ptrace.StatusCodeError:
+		return statusError
+	}
+	return statusUnset
+}
+
+// Values of error_log.source.
+const (
+	sourceException  = "exception"   // a span event named exception
+	sourceSpanStatus = "span_status" // an error-status span without exception event
+	sourceLog        = "log"         // an error log record
+)
+
+// appendTraces maps every span onto its rows: routing spans and tool calls
+// onto their tables, and failures of any span onto error_log.
+func appendTraces(b *rowBatch, td ptrace.Traces) {
+	rss := td.ResourceSpans()
+	for i := 0; i < rss.Len(); i++ {
+		rs := rss.At(i)
+		res := resourceColumnsOf(rs.Resource())
+		sss := rs.ScopeSpans()
+		for j := 0; j < sss.Len(); j++ {
+			spans := sss.At(j).Spans()
+			for k := 0; k < spans.Len(); k++ {
+				span := spans.At(k)
+				switch mcpconv.ClassifySpan(span) {
+				case mcpconv.KindRouting:
+					b.add(routingLog, routingRow(span, res))
+				case mcpconv.KindToolCall:
+					b.add(toolCallRecord, toolCallRow(span, res))
+				}
+				appendSpanErrors(b, span, res)
+			}
+		}
+	}
+}
+
+func durationMicros(span ptrace.Span) int64 {
+	return (int64(span.EndTimestamp()) - int64(span.StartTimestamp())) / 1000
+}
+
+func routingRow(span ptrace.Span, res resourceColumns) []any {
+	attrs := span.Attributes()
+	return []any{
+		timestampOf(span.StartTimestamp()),
+		traceIDBytes(span.TraceID()),
+		spanIDBytes(span.SpanID()),
+		spanIDBytes(span.ParentSpanID()),
+		durationMicros(span),
+		span.Name(),
+		strOrNil(attrs, mcpconv.MethodName),
+		strOrNil(attrs, mcpconv.ToolName),
+		strOrNil(attrs, mcpconv.ResourceURI),
+		strOrNil(attrs, mcpconv.SessionID),
+		strOrNil(attrs, mcpconv.JSONRPCRequestID),
+		strOrNil(attrs, mcpconv.ServerKey),
+		strOrNil(attrs, mcpconv.Strategy),
+		intOrNil(attrs, mcpconv.Attempt),
+		statusText(span.Status().Code()),
+		textOrNil(span.Status().Message()),
+		strOrNil(attrs, mcpconv.ErrorType),
+		strOrNil(attrs, mcpconv.RPCResponseStatusCode),
+		strOrNil(attrs, mcpconv.ProtocolVersion),
+		strOrNil(attrs, mcpconv.NetworkTransport),
+		strOrNil(attrs, mcpconv.ClientAddress),
+		res.serviceName,
+		res.serviceInstance,
+		spanAdjustedCount(span),
+		attributesJSON(attrs, routingPromoted),
+	}
+}
+
+func toolCallRow(span ptrace.Span, res resourceColumns) []any {
+	attrs := span.Attributes()
+	return []any{
+		timestampOf(span.StartTimestamp()),
+		traceIDBytes(span.TraceID()),
+		spanIDBytes(span.SpanID()),
+		spanIDBytes(span.ParentSpanID()),
+		durationMicros(span),
+		strOrNil(attrs, mcpconv.ToolName),
+		strOrNil(attrs, mcpconv.ToolCallID),
+		strOrNil(attrs, mcpconv.SessionID),
+		strOrNil(attrs, mcpconv.JSONRPCRequestID),
+		strOrNil(attrs, mcpconv.ServerKey),
+		strOrNil(attrs, mcpconv.ServerAddress),
+		intOrNil(attrs, mcpconv.Attempt),
+		statusText(span.Status().Code()),
+		textOrNil(span.Status().Message()),
+		strOrNil(attrs, mcpconv.ErrorType),
+		strOrNil(attrs, mcpconv.RPCResponseStatusCode),
+		res.serviceName,
+		spanAdjustedCount(span),
+		attributesJSON(attrs, toolCallPromoted),
+	}
+}
+
+// appendSpanErrors adds one error_log row per exception event of the span,
+// or one for the span itself when it failed without recording an exception.
+func appendSpanErrors(b *rowBatch, span ptrace.Span, res resourceColumns) {
+	events := span.Events()
+	exceptions := 0
+	for i := 0; i < events.Len(); i++ {
+		ev := events.At(i)
+		if ev.Name() != mcpconv.ExceptionEventName {
+			continue
+		}
+		exceptions++
+		evAttrs := ev.Attributes()
+		errType := strOrNil(evAttrs, mcpconv.ExceptionType)
+		if errType == nil {
+			errType = strOrNil(span.Attributes(), mcpconv.ErrorType)
+		}
+		b.add(errorLog, spanErrorRow(span, res, timestampOf(ev.Timestamp()),
+			spanEventID(span.TraceID(), span.SpanID(), i), sourceException, errType,
+			strOrNil(evAttrs, mcpconv.ExceptionMessage), strOrNil(evAttrs, mcpconv.ExceptionStacktrace),
+			attributesJSON(evAttrs, exceptionPromoted)))
+	}
+	if exceptions > 0 || !mcpconv.IsFailedSpan(span) {
+		return
+	}
+	b.add(errorLog, spanErrorRow(span, res, timestampOf(span.EndTimestamp()),
+		spanEventID(span.TraceID(), span.SpanID(), -1), sourceSpanStatus,
+		strOrNil(span.Attributes(), mcpconv.ErrorType), textOrNil(span.Status().Message()), nil,
+		attributesJSON(span.Attributes(), spanErrorPromoted)))
+}
+
+func spanErrorRow(span ptrace.Span, res resourceColumns, ts any, eventID, source string, errType, message, stack, attrs any) []any {
+	spanAttrs := span.Attributes()
+	return []any{
+		ts,
+		eventID,
+		source,
+		traceIDBytes(span.TraceID()),
+		spanIDBytes(span.SpanID()),
+		strOrNil(spanAttrs, mcpconv.JSONRPCRequestID),
+		strOrNil(spanAttrs, mcpconv.SessionID),
+		strOrNil(spanAttrs, mcpconv.ServerKey),
+		strOrNil(spanAttrs, mcpconv.MethodName),
+		strOrNil(spanAttrs, mcpconv.ToolName),
+		errType,
+		message,
+		stack,
+		nil, // severity_number: spans have none
+		nil, // severity_text
+		res.serviceName,
+		spanAdjustedCount(span),
+		attrs,
+	}
+}
