@@ -1,0 +1,332 @@
+package mcppgexporter
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/config/configopaque"
+	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/exporter"
+	"go.opentelemetry.io/collector/exporter/exportertest"
+	"go.opentelemetry.io/collector/extension/extensiontest"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/mcp-bridge/otelcol-mcp/exporter/mcppgexporter/internal/metadata"
+	"github.com/mcp-bridge/otelcol-mcp/internal/pgtest"
+	"github.com/mcp-bridge/otelcol-mcp/mcpconv"
+	"github.com/mcp-bridge/otelcol-mcp/schema"
+)
+
+var testDB *pgtest.Database
+
+func TestMain(m *testing.M) {
+	db, err := pgtest.CreateDatabase("mcp_exporter_test")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	testDB = db
+	code := m.Run()
+	if err := db.Drop(); err != nil {
+		fmt.Fprintln(os.Stderr, "drop test database:", err)
+	}
+	os.Exit(code)
+}
+
+// testHost hands extensions (the file storage) to the exporter.
+type testHost map[component.ID]component.Component
+
+func (h testHost) GetExtensions() map[component.ID]component.Component { return h }
+
+var fileStorageID = component.MustNewID("file_storage")
+
+// startFileStorage starts a file_storage extension over dir.
+func startFileStorage(t *testing.T, dir string) component.Component {
+	t.Helper()
+	f := filestorage.NewFactory()
+	cfg := f.CreateDefaultConfig().(*filestorage.Config)
+	cfg.Directory = dir
+	ext, err := f.Create(context.Background(), extensiontest.NewNopSettings(f.Type()), cfg)
+	require.NoError(t, err)
+	require.NoError(t, ext.Start(context.Background(), componenttest.NewNopHost()))
+	return ext
+}
+
+// testConfig is the default config pointed at dsn and schemaName, with the
+// persistent queue on file_storage and short flush and retry intervals.
+func testConfig(dsn, schemaName string) *Config {
+	cfg := createDefaultConfig().(*Config)
+	cfg.DSN = configopaque.String(dsn)
+	cfg.Schema = schemaName
+	q := cfg.QueueConfig.Get()
+	q.StorageID = &fileStorageID
+	b := q.Batch.Get()
+	b.FlushTimeout = 20 * time.Millisecond
+	b.MinSize = 100
+	cfg.QueueConfig = configoptional.Some(*q)
+	cfg.BackOffConfig.InitialInterval = 20 * time.Millisecond
+	cfg.BackOffConfig.MaxInterval = 200 * time.Millisecond
+	cfg.TimeoutConfig.Timeout = 5 * time.Second
+	return cfg
+}
+
+func startExporter(t *testing.T, cfg *Config, storage component.Component) exporter.Traces {
+	t.Helper()
+	set := exportertest.NewNopSettings(metadata.Type)
+	// A fixed id: the persistent queue's storage is keyed by the exporter id,
+	// and a restarted collector finds its queue under the same one.
+	set.ID = component.NewID(metadata.Type)
+	set.Logger = zaptest.NewLogger(t)
+	exp, err := NewFactory().CreateTraces(context.Background(), set, cfg)
+	require.NoError(t, err)
+	require.NoError(t, exp.Start(context.Background(), testHost{fileStorageID: storage}))
+	return exp
+}
+
+func testPool(t *testing.T) *pgxpool.Pool {
+	t.Helper()
+	pool, err := pgxpool.New(context.Background(), testDB.DSN)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	return pool
+}
+
+// countRows returns the rows of schemaName.table, 0 while the table does not exist.
+func countRows(ctx context.Context, t *testing.T, pool *pgxpool.Pool, schemaName, table string) int {
+	t.Helper()
+	var exists bool
+	require.NoError(t, pool.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", schemaName+"."+table).Scan(&exists))
+	if !exists {
+		return 0
+	}
+	var n int
+	require.NoError(t, pool.QueryRow(ctx, "SELECT count(*) FROM "+pgx.Identifier{schemaName, table}.Sanitize()).Scan(&n))
+	return n
+}
+
+// waitForRows polls until every table holds the wanted number of rows.
+func waitForRows(t *testing.T, pool *pgxpool.Pool, schemaName string, want map[string]int) {
+	t.Helper()
+	ctx := context.Background()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got := map[string]int{}
+		for table := range want {
+			got[table] = countRows(ctx, t, pool, schemaName, table)
+		}
+		if assert.ObjectsAreEqual(want, got) {
+			return
+		}
+		if time.Now().After(deadline) {
+			require.Equal(t, want, got, "rows did not arrive before the deadline")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// routerTraces builds n routed requests starting at id first: each a SERVER
+// span and a CLIENT tools/call child; every tenth tool call fails with an
+// exception.
+func routerTraces(first, n int) ptrace.Traces {
+	td, spans := newTestTraces()
+	for i := first; i < first+n; i++ {
+		var traceID pcommon.TraceID
+		traceID[0], traceID[1], traceID[15] = byte(i>>8), byte(i), 1
+		start := testStart.Add(time.Duration(i) * time.Millisecond)
+		server := spans.AppendEmpty()
+		putRoutingSpan(server, traceID, pcommon.SpanID{1, byte(i >> 8), byte(i)}, start)
+		client := spans.AppendEmpty()
+		client.SetTraceID(traceID)
+		client.SetSpanID(pcommon.SpanID{2, byte(i >> 8), byte(i)})
+		client.SetParentSpanID(server.SpanID())
+		client.SetKind(ptrace.SpanKindClient)
+		client.SetName("tools/call get_weather")
+		client.SetStartTimestamp(pcommon.NewTimestampFromTime(start.Add(time.Millisecond)))
+		client.SetEndTimestamp(pcommon.NewTimestampFromTime(start.Add(40 * time.Millisecond)))
+		client.Attributes().PutStr(mcpconv.MethodName, mcpconv.MethodToolsCall)
+		client.Attributes().PutStr(mcpconv.ToolName, "get_weather")
+		client.Attributes().PutStr(mcpconv.ServerKey, "weather-1")
+		if i%10 == 0 {
+			client.Status().SetCode(ptrace.StatusCodeError)
+			ev := client.Events().AppendEmpty()
+			ev.SetName(mcpconv.ExceptionEventName)
+			ev.SetTimestamp(client.EndTimestamp())
+			ev.Attributes().PutStr(mcpconv.ExceptionType, "timeout")
+		}
+	}
+	return td
+}
+
+func failuresIn(first, n int) int {
+	c := 0
+	for i := first; i < first+n; i++ {
+		if i%10 == 0 {
+			c++
+		}
+	}
+	return c
+}
+
+func TestExportThroughPersistentQueue(t *testing.T) {
+	ctx := context.Background()
+	pool := testPool(t)
+	storage := startFileStorage(t, t.TempDir())
+	defer func() { require.NoError(t, storage.Shutdown(ctx)) }()
+	exp := startExporter(t, testConfig(testDB.DSN, "through_queue"), storage)
+
+	const n = 250
+	require.NoError(t, exp.ConsumeTraces(ctx, routerTraces(0, n)))
+	waitForRows(t, pool, "through_queue", map[string]int{
+		"routing_log": n, "tool_call_record": n, "error_log": failuresIn(0, n),
+	})
+	require.NoError(t, exp.Shutdown(ctx))
+
+	// The known span: every routing_log column equals what was sent.
+	type routingRow struct {
+		TS                                                               time.Time
+		TraceID, SpanID, ParentSpanID                                    []byte
+		DurationUS                                                       int64
+		SpanName, Method                                                 string
+		ToolName, ResourceURI, SessionID, RequestID, ServerKey, Strategy *string
+		Attempt                                                          *int32
+		Status                                                           string
+		StatusMessage, ErrorType, RPCStatusCode, ProtocolVersion         *string
+		Transport, ClientAddress, ServiceName, ServiceInstance           *string
+		AdjustedCount                                                    float64
+		Attributes                                                       map[string]any
+	}
+	var got routingRow
+	var traceID pcommon.TraceID
+	traceID[0], traceID[1], traceID[15] = 0, 7, 1
+	require.NoError(t, pool.QueryRow(ctx, `SELECT ts, trace_id, span_id, parent_span_id, duration_us, span_name, method,
+		tool_name, resource_uri, session_id, request_id, server_key, strategy, attempt, status, status_message,
+		error_type, rpc_status_code, protocol_version, transport, client_address, service_name, service_instance,
+		adjusted_count, attributes FROM through_queue.routing_log WHERE trace_id = $1`, traceID[:]).Scan(
+		&got.TS, &got.TraceID, &got.SpanID, &got.ParentSpanID, &got.DurationUS, &got.SpanName, &got.Method,
+		&got.ToolName, &got.ResourceURI, &got.SessionID, &got.RequestID, &got.ServerKey, &got.Strategy, &got.Attempt,
+		&got.Status, &got.StatusMessage, &got.ErrorType, &got.RPCStatusCode, &got.ProtocolVersion, &got.Transport,
+		&got.ClientAddress, &got.ServiceName, &got.ServiceInstance, &got.AdjustedCount, &got.Attributes))
+	str := func(s string) *string { return &s }
+	two := int32(2)
+	assert.Equal(t, routingRow{
+		TS:              testStart.Add(7 * time.Millisecond),
+		TraceID:         traceID[:],
+		SpanID:          []byte{1, 0, 7, 0, 0, 0, 0, 0},
+		ParentSpanID:    testParentID[:],
+		DurationUS:      42007,
+		SpanName:        "tools/call get_weather",
+		Method:          "tools/call",
+		ToolName:        str("get_weather"),
+		SessionID:       str("sess-1"),
+		RequestID:       str("17"),
+		ServerKey:       str("weather-1"),
+		Strategy:        str("round_robin"),
+		Attempt:         &two,
+		Status:          "unset",
+		ProtocolVersion: str("2025-06-18"),
+		Transport:       str("tcp"),
+		ClientAddress:   str("10.0.0.7"),
+		ServiceName:     str("mcp-router"),
+		ServiceInstance: str("router-1"),
+		AdjustedCount:   1,
+		Attributes:      map[string]any{"tenant": "acme"},
+	}, routingRow{
+		TS: got.TS.UTC(), TraceID: got.TraceID, SpanID: got.SpanID, ParentSpanID: got.ParentSpanID,
+		DurationUS: got.DurationUS, SpanName: got.SpanName, Method: got.Method, ToolName: got.ToolName,
+		ResourceURI: got.ResourceURI, SessionID: got.SessionID, RequestID: got.RequestID, ServerKey: got.ServerKey,
+		Strategy: got.Strategy, Attempt: got.Attempt, Status: got.Status, StatusMessage: got.StatusMessage,
+		ErrorType: got.ErrorType, RPCStatusCode: got.RPCStatusCode, ProtocolVersion: got.ProtocolVersion,
+		Transport: got.Transport, ClientAddress: got.ClientAddress, ServiceName: got.ServiceName,
+		ServiceInstance: got.ServiceInstance, AdjustedCount: got.AdjustedCount, Attributes: got.Attributes,
+	})
+}
+
+// TestStartWithDatabaseDown starts the exporter while PostgreSQL cannot be
+// reached, restarts the collector side (exporter and file storage) while it
+// is still down, and checks that every row arrives exactly once when it returns.
+func TestStartWithDatabaseDown(t *testing.T) {
+	ctx := context.Background()
+	pool := testPool(t)
+	u, err := url.Parse(testDB.DSN)
+	require.NoError(t, err)
+	proxy, err := pgtest.NewProxy(u.Host, false)
+	require.NoError(t, err)
+	defer proxy.Close()
+	dsn, err := proxy.DSNThrough(testDB.DSN)
+	require.NoError(t, err)
+	cfg := testConfig(dsn, "db_down")
+	dir := t.TempDir()
+
+	storage := startFileStorage(t, dir)
+	exp := startExporter(t, cfg, storage)
+	const batches, perBatch = 5, 40
+	for i := range batches {
+		require.NoError(t, exp.ConsumeTraces(ctx, routerTraces(i*perBatch, perBatch)), "accepted onto the disk queue")
+	}
+	assert.Equal(t, 0, countRows(ctx, t, pool, "db_down", "routing_log"))
+
+	// A collector restart while the database is still down keeps the queue.
+	require.NoError(t, exp.Shutdown(ctx))
+	require.NoError(t, storage.Shutdown(ctx))
+	storage = startFileStorage(t, dir)
+	defer func() { require.NoError(t, storage.Shutdown(ctx)) }()
+	exp = startExporter(t, cfg, storage)
+	defer func() { require.NoError(t, exp.Shutdown(ctx)) }()
+
+	proxy.SetUp(true)
+	const total = batches * perBatch
+	waitForRows(t, pool, "db_down", map[string]int{
+		"routing_log": total, "tool_call_record": total, "error_log": failuresIn(0, total),
+	})
+	var distinct int
+	require.NoError(t, pool.QueryRow(ctx, "SELECT count(DISTINCT trace_id) FROM db_down.routing_log").Scan(&distinct))
+	assert.Equal(t, total, distinct)
+}
+
+// TestReplayInsertsNothingTwice writes the same batch twice and then a batch
+// that overlaps it, as a retry after a lost commit acknowledgement or a queue
+// replay after a crash would.
+func TestReplayInsertsNothingTwice(t *testing.T) {
+	ctx := context.Background()
+	pool := testPool(t)
+	cfg := testConfig(testDB.DSN, "replay")
+	e := newPGExporter(cfg, exportertest.NewNopSettings(metadata.Type))
+	require.NoError(t, e.start(ctx, componenttest.NewNopHost()))
+	defer func() { require.NoError(t, e.shutdown(ctx)) }()
+
+	require.NoError(t, e.pushTraces(ctx, routerTraces(0, 100)))
+	require.NoError(t, e.pushTraces(ctx, routerTraces(0, 100)))
+	want := map[string]int{"routing_log": 100, "tool_call_record": 100, "error_log": failuresIn(0, 100)}
+	waitForRows(t, pool, "replay", want)
+
+	require.NoError(t, e.pushTraces(ctx, routerTraces(50, 100)))
+	waitForRows(t, pool, "replay", map[string]int{"routing_log": 150, "tool_call_record": 150, "error_log": failuresIn(0, 150)})
+}
+
+func TestTablesMatchSchema(t *testing.T) {
+	ctx := context.Background()
+	pool := testPool(t)
+	_, err := schema.Apply(ctx, pool, "columns")
+	require.NoError(t, err)
+	for _, tbl := range tables {
+		rows, err := pool.Query(ctx, `SELECT column_name FROM information_schema.columns
+			WHERE table_schema = 'columns' AND table_name = $1`, tbl.name)
+		require.NoError(t, err)
+		cols, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		require.NoError(t, err)
+		assert.Subset(t, cols, tbl.columns, "columns of %s", tbl.name)
+	}
+}

@@ -1,0 +1,205 @@
+package mcppgexporter
+
+import (
+	"math"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/mcp-bridge/otelcol-mcp/mcpconv"
+)
+
+var (
+	testTraceID  = pcommon.TraceID{0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6, 0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47, 0x36}
+	testSpanID   = pcommon.SpanID{0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7}
+	testParentID = pcommon.SpanID{0x53, 0x99, 0x5c, 0x3f, 0x42, 0xcd, 0x8a, 0xd8}
+	testStart    = time.Date(2026, 11, 25, 10, 30, 15, 123456000, time.UTC)
+)
+
+// newTestTraces builds one resource with one scope and returns its span slice.
+func newTestTraces() (ptrace.Traces, ptrace.SpanSlice) {
+	td := ptrace.NewTraces()
+	rs := td.ResourceSpans().AppendEmpty()
+	rs.Resource().Attributes().PutStr(mcpconv.ServiceName, "mcp-router")
+	rs.Resource().Attributes().PutStr(mcpconv.ServiceInstanceID, "router-1")
+	return td, rs.ScopeSpans().AppendEmpty().Spans()
+}
+
+// putRoutingSpan fills a SERVER tools/call span with every promoted attribute.
+func putRoutingSpan(span ptrace.Span, traceID pcommon.TraceID, spanID pcommon.SpanID, start time.Time) {
+	span.SetTraceID(traceID)
+	span.SetSpanID(spanID)
+	span.SetParentSpanID(testParentID)
+	span.SetName("tools/call get_weather")
+	span.SetKind(ptrace.SpanKindServer)
+	span.SetStartTimestamp(pcommon.NewTimestampFromTime(start))
+	span.SetEndTimestamp(pcommon.NewTimestampFromTime(start.Add(42*time.Millisecond + 7*time.Microsecond)))
+	a := span.Attributes()
+	a.PutStr(mcpconv.MethodName, "tools/call")
+	a.PutStr(mcpconv.ToolName, "get_weather")
+	a.PutStr(mcpconv.SessionID, "sess-1")
+	a.PutInt(mcpconv.JSONRPCRequestID, 17)
+	a.PutStr(mcpconv.ServerKey, "weather-1")
+	a.PutStr(mcpconv.Strategy, "round_robin")
+	a.PutInt(mcpconv.Attempt, 2)
+	a.PutStr(mcpconv.ProtocolVersion, "2025-06-18")
+	a.PutStr(mcpconv.NetworkTransport, "tcp")
+	a.PutStr(mcpconv.ClientAddress, "10.0.0.7")
+	a.PutStr("tenant", "acme")
+}
+
+func TestRoutingRowEveryColumn(t *testing.T) {
+	td, spans := newTestTraces()
+	span := spans.AppendEmpty()
+	putRoutingSpan(span, testTraceID, testSpanID, testStart)
+	span.Status().SetCode(ptrace.StatusCodeError)
+	span.Status().SetMessage("upstream timed out")
+	span.Attributes().PutStr(mcpconv.ErrorType, "timeout")
+	span.Attributes().PutStr(mcpconv.RPCResponseStatusCode, "-32001")
+	span.TraceState().FromRaw("ot=th:c") // kept with probability 1/4
+
+	var b rowBatch
+	appendTraces(&b, td)
+
+	require.Len(t, b.rows[routingLog], 1)
+	assert.Equal(t, []any{
+		testStart,
+		testTraceID[:],
+		testSpanID[:],
+		testParentID[:],
+		int64(42007),
+		"tools/call get_weather",
+		"tools/call",
+		"get_weather",
+		nil,
+		"sess-1",
+		"17",
+		"weather-1",
+		"round_robin",
+		int64(2),
+		"error",
+		"upstream timed out",
+		"timeout",
+		"-32001",
+		"2025-06-18",
+		"tcp",
+		"10.0.0.7",
+		"mcp-router",
+		"router-1",
+		4.0,
+		[]byte(`{"tenant":"acme"}`),
+	}, b.rows[routingLog][0])
+	assert.Len(t, b.rows[routingLog][0], len(tables[routingLog].columns))
+
+	// The failed span recorded no exception: one error row from its status.
+	require.Len(t, b.rows[errorLog], 1)
+	assert.Equal(t, []any{
+		testStart.Add(42*time.Millisecond + 7*time.Microsecond),
+		"4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
+		"span_status",
+		testTraceID[:],
+		testSpanID[:],
+		"17",
+		"sess-1",
+		"weather-1",
+		"tools/call",
+		"get_weather",
+		"timeout",
+		"upstream timed out",
+		nil,
+		nil,
+		nil,
+		"mcp-router",
+		4.0,
+		[]byte(`{"mcp.router.strategy":"round_robin","mcp.router.attempt":2,"mcp.protocol.version":"2025-06-18","network.transport":"tcp","client.address":"10.0.0.7","tenant":"acme","rpc.response.status_code":"-32001"}`),
+	}, b.rows[errorLog][0])
+	assert.Empty(t, b.rows[toolCallRecord])
+}
+
+func TestToolCallRowAndExceptions(t *testing.T) {
+	td, spans := newTestTraces()
+	span := spans.AppendEmpty()
+	span.SetTraceID(testTraceID)
+	span.SetSpanID(testSpanID)
+	span.SetName("tools/call get_weather")
+	span.SetKind(ptrace.SpanKindClient)
+	span.SetStartTimestamp(pcommon.NewTimestampFromTime(testStart))
+	span.SetEndTimestamp(pcommon.NewTimestampFromTime(testStart.Add(3 * time.Millisecond)))
+	span.Status().SetCode(ptrace.StatusCodeError)
+	a := span.Attributes()
+	a.PutStr(mcpconv.MethodName, "tools/call")
+	a.PutStr(mcpconv.OperationName, "execute_tool")
+	a.PutStr(mcpconv.ToolName, "get_weather")
+	a.PutStr(mcpconv.ToolCallID, "call-9")
+	a.PutStr(mcpconv.JSONRPCRequestID, "req-9")
+	a.PutStr(mcpconv.ServerKey, "weather-1")
+	a.PutStr(mcpconv.ServerAddress, "weather.internal")
+	a.PutInt(mcpconv.Attempt, 1)
+	a.PutStr(mcpconv.ErrorType, "connection_refused")
+	ev := span.Events().AppendEmpty()
+	ev.SetName("log") // not an exception: ignored
+	ev = span.Events().AppendEmpty()
+	ev.SetName(mcpconv.ExceptionEventName)
+	ev.SetTimestamp(pcommon.NewTimestampFromTime(testStart.Add(2 * time.Millisecond)))
+	ev.Attributes().PutStr(mcpconv.ExceptionType, "net.OpError")
+	ev.Attributes().PutStr(mcpconv.ExceptionMessage, "dial tcp: connection refused")
+	ev.Attributes().PutStr(mcpconv.ExceptionStacktrace, "goroutine 1 [running]")
+
+	var b rowBatch
+	appendTraces(&b, td)
+
+	require.Len(t, b.rows[toolCallRecord], 1)
+	assert.Equal(t, []any{
+		testStart, testTraceID[:], testSpanID[:], nil, int64(3000), "get_weather", "call-9", nil, "req-9",
+		"weather-1", "weather.internal", int64(1), "error", nil, "connection_refused", nil, "mcp-router", 1.0, nil,
+	}, b.rows[toolCallRecord][0])
+	assert.Len(t, b.rows[toolCallRecord][0], len(tables[toolCallRecord].columns))
+
+	// The exception event is the error row; the failed status adds none.
+	require.Len(t, b.rows[errorLog], 1)
+	assert.Equal(t, []any{
+		testStart.Add(2 * time.Millisecond), "4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-1", "exception",
+		testTraceID[:], testSpanID[:], "req-9", nil, "weather-1", "tools/call", "get_weather",
+		"net.OpError", "dial tcp: connection refused", "goroutine 1 [running]", nil, nil, "mcp-router", 1.0, nil,
+	}, b.rows[errorLog][0])
+	assert.Len(t, b.rows[errorLog][0], len(tables[errorLog].columns))
+	assert.Empty(t, b.rows[routingLog])
+}
+
+func TestSpansWithoutATable(t *testing.T) {
+	td, spans := newTestTraces()
+	internal := spans.AppendEmpty() // no mcp.method.name
+	internal.SetKind(ptrace.SpanKindInternal)
+	internal.SetName("cache lookup")
+	list := spans.AppendEmpty() // CLIENT toward an upstream, but not tools/call
+	list.SetKind(ptrace.SpanKindClient)
+	list.Attributes().PutStr(mcpconv.MethodName, "tools/list")
+
+	var b rowBatch
+	appendTraces(&b, td)
+	assert.Equal(t, 0, b.len())
+}
+
+func TestAttributesJSON(t *testing.T) {
+	m := pcommon.NewMap()
+	m.PutStr("s", "quote\" backslash\\ newline\n nul\x00 bad\xff é")
+	m.PutInt("i", -3)
+	m.PutDouble("d", 1.5)
+	m.PutDouble("nan", math.NaN())
+	m.PutBool("b", true)
+	m.PutEmptyBytes("bytes").FromRaw([]byte{1, 2, 3})
+	sl := m.PutEmptySlice("slice")
+	sl.AppendEmpty().SetStr("a")
+	sl.AppendEmpty().SetInt(1)
+	m.PutEmptyMap("map").PutStr("k", "v")
+	m.PutEmpty("empty")
+	m.PutStr("promoted", "x")
+
+	got := attributesJSON(m, keySet("promoted"))
+	assert.Equal(t, `{"s":"quote\" backslash\\ newline\n nul\u0000 bad`+"\ufffd"+` é","i":-3,"d":1.5,"nan":"NaN","b":true,"bytes":"AQID","slice":["a",1],"map":{"k":"v"},"empty":null}`, string(got.([]byte)))
+	assert.Nil(t, attributesJSON(m, keySet("s", "i", "d", "nan", "b", "bytes", "slice", "map", "empty", "promoted")))
+}

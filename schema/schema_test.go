@@ -1,0 +1,153 @@
+package schema
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"github.com/mcp-bridge/otelcol-mcp/internal/pgtest"
+)
+
+var testDB *pgtest.Database
+
+func TestMain(m *testing.M) {
+	db, err := pgtest.CreateDatabase("mcp_schema_test")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	testDB = db
+	code := m.Run()
+	if err := db.Drop(); err != nil {
+		fmt.Fprintln(os.Stderr, "drop test database:", err)
+	}
+	os.Exit(code)
+}
+
+func testPool(t *testing.T) *pgxpool.Pool {
+	t.Helper()
+	pool, err := pgxpool.New(context.Background(), testDB.DSN)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	return pool
+}
+
+func TestMigrationsAreNumberedInOrder(t *testing.T) {
+	ms, err := Migrations()
+	require.NoError(t, err)
+	require.NotEmpty(t, ms)
+	for i, m := range ms {
+		require.Equal(t, i+1, m.Version, "migration %s", m.Name)
+		require.Len(t, m.Checksum, 64)
+	}
+}
+
+func TestApplyFromEmptyThenAgain(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	pool := testPool(t)
+	ms, err := Migrations()
+	require.NoError(t, err)
+	var all []int
+	for _, m := range ms {
+		all = append(all, m.Version)
+	}
+
+	applied, err := Apply(ctx, pool, "apply_twice")
+	require.NoError(t, err)
+	require.Equal(t, all, applied)
+
+	applied, err = Apply(ctx, pool, "apply_twice")
+	require.NoError(t, err)
+	require.Empty(t, applied, "a second apply changes nothing")
+
+	var tables []string
+	rows, err := pool.Query(ctx, `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname = 'apply_twice' AND c.relkind IN ('r', 'p') AND NOT c.relispartition ORDER BY 1`)
+	require.NoError(t, err)
+	for rows.Next() {
+		var name string
+		require.NoError(t, rows.Scan(&name))
+		tables = append(tables, name)
+	}
+	require.NoError(t, rows.Err())
+	require.Equal(t, []string{
+		"circuit_breaker_event", "error_log", "health_check_record", "lb_decision", "mcp_server",
+		"metric_point", "rejected_event", "routing_log", "schema_migrations", "session_record",
+		"tool_call_payload", "tool_call_record",
+	}, tables)
+
+	// Every partitioned table has its DEFAULT partition.
+	var missingDefault []string
+	rows, err = pool.Query(ctx, `SELECT p.relname FROM pg_class p JOIN pg_namespace n ON n.oid = p.relnamespace
+		WHERE n.nspname = 'apply_twice' AND p.relkind = 'p' AND NOT EXISTS (
+			SELECT 1 FROM pg_partitioned_table pt WHERE pt.partrelid = p.oid AND pt.partdefid <> 0)`)
+	require.NoError(t, err)
+	for rows.Next() {
+		var name string
+		require.NoError(t, rows.Scan(&name))
+		missingDefault = append(missingDefault, name)
+	}
+	require.NoError(t, rows.Err())
+	require.Empty(t, missingDefault)
+}
+
+func TestConcurrentAppliersApplyOnce(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	pool := testPool(t)
+	const appliers = 4
+	results := make([][]int, appliers)
+	errs := make([]error, appliers)
+	var wg sync.WaitGroup
+	for i := range appliers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i], errs[i] = Apply(ctx, pool, "concurrent")
+		}()
+	}
+	wg.Wait()
+	total := 0
+	for i := range appliers {
+		require.NoError(t, errs[i])
+		total += len(results[i])
+	}
+	ms, err := Migrations()
+	require.NoError(t, err)
+	require.Equal(t, len(ms), total, "each migration applied exactly once across appliers")
+
+	var recorded int
+	require.NoError(t, pool.QueryRow(ctx, "SELECT count(*) FROM concurrent.schema_migrations").Scan(&recorded))
+	require.Equal(t, len(ms), recorded)
+}
+
+func TestApplyRefusesChangedMigration(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	pool := testPool(t)
+	_, err := Apply(ctx, pool, "changed")
+	require.NoError(t, err)
+	_, err = pool.Exec(ctx, "UPDATE changed.schema_migrations SET checksum = 'edited' WHERE version = 1")
+	require.NoError(t, err)
+	_, err = Apply(ctx, pool, "changed")
+	require.EqualError(t, err, "migration 0001_init.sql was applied with checksum edited but is now "+mustChecksum(t, 1)+": migrations must never change once released")
+}
+
+func mustChecksum(t *testing.T, version int) string {
+	ms, err := Migrations()
+	require.NoError(t, err)
+	for _, m := range ms {
+		if m.Version == version {
+			return m.Checksum
+		}
+	}
+	t.Fatalf("no migration %d", version)
+	return ""
+}
