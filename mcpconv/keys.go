@@ -51,13 +51,14 @@ const (
 
 // Router attributes under mcp.router.*.
 const (
-	ServerKey     = "mcp.router.server.key"     // the upstream server chosen for a request
-	ServerName    = "mcp.router.server.name"    // display name of an upstream server
-	ServerURL     = "mcp.router.server.url"     // endpoint of an upstream server
-	ServerVersion = "mcp.router.server.version" // upstream server implementation version
-	ServerTools   = "mcp.router.server.tools"   // string slice: tools an upstream offers
-	Strategy      = "mcp.router.strategy"       // load-balancing strategy (round_robin, least_conn, ...)
-	Attempt       = "mcp.router.attempt"        // 1-based attempt number of a routed request
+	ServerKey       = "mcp.router.server.key"       // the upstream server chosen for a request
+	ServerName      = "mcp.router.server.name"      // display name of an upstream server
+	ServerURL       = "mcp.router.server.url"       // endpoint of an upstream server
+	ServerVersion   = "mcp.router.server.version"   // upstream server implementation version
+	ServerTools     = "mcp.router.server.tools"     // string slice: tools an upstream offers
+	ServerTransport = "mcp.router.server.transport" // how the router reaches the upstream: stdio, sse, streamable_http
+	Strategy        = "mcp.router.strategy"         // load-balancing strategy (round_robin, least_conn, ...)
+	Attempt         = "mcp.router.attempt"          // 1-based attempt number of a routed request
 
 	LBCandidates = "mcp.router.lb.candidates" // string slice: servers considered
 	LBReason     = "mcp.router.lb.reason"     // why the chosen server won

@@ -207,28 +207,33 @@ CREATE TABLE metric_point (
 CREATE TABLE metric_point_default PARTITION OF metric_point DEFAULT;
 CREATE INDEX metric_point_name_ts_idx ON metric_point (metric_name, ts);
 
--- Registry of upstream servers: one row per server, upserted; the newest event
--- time wins, and deregistration marks the row instead of deleting it.
+-- Registry of upstream servers: one row per server, upserted from registered,
+-- deregistered and health-changed events. Every column merges so that the
+-- order of arrival does not matter: the newest registration describes the
+-- server, the newest health change sets its health, and deregistration marks
+-- the row (registered turns false) instead of deleting it.
 CREATE TABLE mcp_server (
-    server_key       text        PRIMARY KEY,
-    name             text,
-    url              text,
-    version          text,
-    transport        text,
-    tools            text[],
-    registered       boolean     NOT NULL,
-    health_status    text,
-    registered_at    timestamptz,
-    deregistered_at  timestamptz,
+    server_key        text        PRIMARY KEY,
+    name              text,
+    url               text,
+    version           text,
+    transport         text,
+    tools             text[],
+    registered_at     timestamptz,
+    deregistered_at   timestamptz,
+    registered        boolean     GENERATED ALWAYS AS (
+        registered_at IS NOT NULL AND (deregistered_at IS NULL OR registered_at > deregistered_at)) STORED,
+    health_status     text,
     health_changed_at timestamptz,
-    updated_at       timestamptz NOT NULL,
-    service_name     text,
-    attributes       jsonb
+    updated_at        timestamptz NOT NULL,
+    service_name      text,
+    attributes        jsonb
 );
 CREATE INDEX mcp_server_registered_idx ON mcp_server (health_status) WHERE registered;
 
 -- SSE / streamable-HTTP sessions: one row per session, upserted from start,
--- periodic stats and end events; the newest event time wins.
+-- periodic stats and end events. Counters are cumulative and times only move
+-- outwards, so replays and late events merge to the same row.
 CREATE TABLE session_record (
     session_id       text        PRIMARY KEY,
     transport        text,
@@ -246,10 +251,12 @@ CREATE TABLE session_record (
 );
 CREATE INDEX session_record_active_idx ON session_record (last_seen_at) WHERE ended_at IS NULL;
 
--- Rows the database refused as bad data, with the reason; the rest of their
--- batch was committed.
+-- Items refused as bad data, with the reason; the rest of their batch was
+-- committed. fingerprint (a hash of table and payload) keeps a replayed batch
+-- from recording the same refusal twice.
 CREATE TABLE rejected_event (
     id            bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    fingerprint   text        NOT NULL UNIQUE,
     rejected_at   timestamptz NOT NULL DEFAULT now(),
     target_table  text        NOT NULL,
     sqlstate      text,

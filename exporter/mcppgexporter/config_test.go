@@ -11,8 +11,8 @@ import (
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/config/configretry"
-	"go.opentelemetry.io/collector/confmap/confmaptest"
 	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/confmap/confmaptest"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 
 	"github.com/mcp-bridge/otelcol-mcp/exporter/mcppgexporter/internal/metadata"
@@ -67,7 +67,7 @@ func TestLoadConfig(t *testing.T) {
 			wantErr: "dsn: must be set, e.g. postgres://user@host:5432/mcp_bridge",
 		},
 		{
-			id:      component.NewIDWithName(metadata.Type, "bad_dsn"),
+			id: component.NewIDWithName(metadata.Type, "bad_dsn"),
 			// pgx masks the password in its message.
 			wantErr: "dsn: cannot parse `postgres://router:xxxxx@db.internal:notaport/telemetry`: invalid port",
 		},

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/cespare/xxhash/v2"
+
 	"go.opentelemetry.io/collector/pdata/pcommon"
 
 	"github.com/mcp-bridge/otelcol-mcp/mcpconv"
@@ -15,6 +17,9 @@ import (
 type table struct {
 	name    string
 	columns []string
+	// upsert is the ON CONFLICT clause of a table written row by row with
+	// INSERT instead of COPY: its rows merge into one per key.
+	upsert string
 }
 
 type tableID int
@@ -23,6 +28,11 @@ const (
 	routingLog tableID = iota
 	toolCallRecord
 	errorLog
+	healthCheckRecord
+	lbDecision
+	circuitBreakerEvent
+	mcpServer
+	sessionRecord
 	numTables
 )
 
@@ -43,14 +53,83 @@ var tables = [numTables]table{
 		"method", "tool_name", "error_type", "message", "stacktrace", "severity_number",
 		"severity_text", "service_name", "adjusted_count", "attributes",
 	}},
+	healthCheckRecord: {name: "health_check_record", columns: []string{
+		"ts", "event_id", "server_key", "healthy", "status", "check_type", "latency_us", "error_type",
+		"message", "service_name", "adjusted_count", "attributes",
+	}},
+	lbDecision: {name: "lb_decision", columns: []string{
+		"ts", "event_id", "trace_id", "span_id", "request_id", "session_id", "method", "tool_name",
+		"strategy", "server_key", "candidates", "reason", "service_name", "adjusted_count", "attributes",
+	}},
+	circuitBreakerEvent: {name: "circuit_breaker_event", columns: []string{
+		"ts", "event_id", "server_key", "from_state", "to_state", "failure_count", "reason",
+		"service_name", "adjusted_count", "attributes",
+	}},
+	mcpServer: {name: "mcp_server", columns: []string{
+		"server_key", "name", "url", "version", "transport", "tools", "registered_at", "deregistered_at",
+		"health_status", "health_changed_at", "updated_at", "service_name", "attributes",
+	}, upsert: `ON CONFLICT (server_key) DO UPDATE SET
+		name = CASE WHEN t.registered_at IS NULL OR EXCLUDED.registered_at >= t.registered_at THEN COALESCE(EXCLUDED.name, t.name) ELSE t.name END,
+		url = CASE WHEN t.registered_at IS NULL OR EXCLUDED.registered_at >= t.registered_at THEN COALESCE(EXCLUDED.url, t.url) ELSE t.url END,
+		version = CASE WHEN t.registered_at IS NULL OR EXCLUDED.registered_at >= t.registered_at THEN COALESCE(EXCLUDED.version, t.version) ELSE t.version END,
+		transport = CASE WHEN t.registered_at IS NULL OR EXCLUDED.registered_at >= t.registered_at THEN COALESCE(EXCLUDED.transport, t.transport) ELSE t.transport END,
+		tools = CASE WHEN t.registered_at IS NULL OR EXCLUDED.registered_at >= t.registered_at THEN COALESCE(EXCLUDED.tools, t.tools) ELSE t.tools END,
+		registered_at = GREATEST(t.registered_at, EXCLUDED.registered_at),
+		deregistered_at = GREATEST(t.deregistered_at, EXCLUDED.deregistered_at),
+		health_status = CASE WHEN EXCLUDED.health_changed_at IS NOT NULL AND (t.health_changed_at IS NULL OR EXCLUDED.health_changed_at >= t.health_changed_at) THEN EXCLUDED.health_status ELSE t.health_status END,
+		health_changed_at = GREATEST(t.health_changed_at, EXCLUDED.health_changed_at),
+		updated_at = GREATEST(t.updated_at, EXCLUDED.updated_at),
+		service_name = COALESCE(EXCLUDED.service_name, t.service_name),
+		attributes = CASE WHEN EXCLUDED.updated_at >= t.updated_at THEN COALESCE(EXCLUDED.attributes, t.attributes) ELSE t.attributes END`},
+	sessionRecord: {name: "session_record", columns: []string{
+		"session_id", "transport", "protocol_version", "client_address", "server_key", "started_at",
+		"ended_at", "last_seen_at", "request_count", "error_count", "close_reason", "service_name", "attributes",
+	}, upsert: `ON CONFLICT (session_id) DO UPDATE SET
+		transport = COALESCE(t.transport, EXCLUDED.transport),
+		protocol_version = COALESCE(t.protocol_version, EXCLUDED.protocol_version),
+		client_address = COALESCE(t.client_address, EXCLUDED.client_address),
+		server_key = COALESCE(t.server_key, EXCLUDED.server_key),
+		started_at = LEAST(t.started_at, EXCLUDED.started_at),
+		ended_at = GREATEST(t.ended_at, EXCLUDED.ended_at),
+		last_seen_at = GREATEST(t.last_seen_at, EXCLUDED.last_seen_at),
+		request_count = GREATEST(t.request_count, EXCLUDED.request_count),
+		error_count = GREATEST(t.error_count, EXCLUDED.error_count),
+		close_reason = COALESCE(EXCLUDED.close_reason, t.close_reason),
+		service_name = COALESCE(t.service_name, EXCLUDED.service_name),
+		attributes = CASE WHEN EXCLUDED.last_seen_at >= t.last_seen_at THEN COALESCE(EXCLUDED.attributes, t.attributes) ELSE t.attributes END`},
 }
 
-// rowBatch holds the rows of one exported request, per table.
+// rowBatch holds the rows of one exported request, per table, and the items
+// refused before they became rows.
 type rowBatch struct {
-	rows [numTables][][]any
+	rows     [numTables][][]any
+	rejected []rejection
+	// unmapped counts log records of no known kind (not errors): dropped.
+	unmapped int
+}
+
+// rejection is an item refused as bad data, bound for rejected_event.
+type rejection struct {
+	table    string
+	sqlstate string
+	reason   string
+	payload  string
+}
+
+// fingerprint identifies a refusal, so a replay records it once.
+func (r rejection) fingerprint() string {
+	h := xxhash.New()
+	_, _ = h.WriteString(r.table)
+	_, _ = h.Write([]byte{0})
+	_, _ = h.WriteString(r.payload)
+	return strconv.FormatUint(h.Sum64(), 16)
 }
 
 func (b *rowBatch) add(t tableID, row []any) { b.rows[t] = append(b.rows[t], row) }
+
+func (b *rowBatch) reject(t tableID, reason, payload string) {
+	b.rejected = append(b.rejected, rejection{table: tables[t].name, reason: reason, payload: payload})
+}
 
 func (b *rowBatch) len() int {
 	n := 0

@@ -24,9 +24,8 @@ var spanErrorPromoted = keySet(
 	mcpconv.ToolName, mcpconv.ErrorType,
 )
 
-var exceptionPromoted = keySet(
-	mcpconv.ExceptionType, mcpconv.ExceptionMessage, mcpconv.ExceptionStacktrace,
-)
+// exception.type stays in the attributes: error_type prefers error.type.
+var exceptionPromoted = keySet(mcpconv.ExceptionMessage, mcpconv.ExceptionStacktrace)
 
 // Values of the status column.
 const (
@@ -148,9 +147,11 @@ func appendSpanErrors(b *rowBatch, span ptrace.Span, res resourceColumns) {
 		}
 		exceptions++
 		evAttrs := ev.Attributes()
-		errType := strOrNil(evAttrs, mcpconv.ExceptionType)
+		// error.type is the low-cardinality class the conventions define;
+		// exception.type (a language type name) only stands in for it.
+		errType := strOrNil(span.Attributes(), mcpconv.ErrorType)
 		if errType == nil {
-			errType = strOrNil(span.Attributes(), mcpconv.ErrorType)
+			errType = strOrNil(evAttrs, mcpconv.ExceptionType)
 		}
 		b.add(errorLog, spanErrorRow(span, res, timestampOf(ev.Timestamp()),
 			spanEventID(span.TraceID(), span.SpanID(), i), sourceException, errType,

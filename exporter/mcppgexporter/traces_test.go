@@ -159,12 +159,14 @@ func TestToolCallRowAndExceptions(t *testing.T) {
 	}, b.rows[toolCallRecord][0])
 	assert.Len(t, b.rows[toolCallRecord][0], len(tables[toolCallRecord].columns))
 
-	// The exception event is the error row; the failed status adds none.
+	// The exception event is the error row, classed by the span's error.type;
+	// the failed status adds none.
 	require.Len(t, b.rows[errorLog], 1)
 	assert.Equal(t, []any{
 		testStart.Add(2 * time.Millisecond), "4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-1", "exception",
 		testTraceID[:], testSpanID[:], "req-9", nil, "weather-1", "tools/call", "get_weather",
-		"net.OpError", "dial tcp: connection refused", "goroutine 1 [running]", nil, nil, "mcp-router", 1.0, nil,
+		"connection_refused", "dial tcp: connection refused", "goroutine 1 [running]", nil, nil, "mcp-router", 1.0,
+		[]byte(`{"exception.type":"net.OpError"}`),
 	}, b.rows[errorLog][0])
 	assert.Len(t, b.rows[errorLog][0], len(tables[errorLog].columns))
 	assert.Empty(t, b.rows[routingLog])

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -31,6 +32,9 @@ type pgWriter struct {
 	stageName [numTables]string // session temp table of the dedupe path
 	stageSQL  [numTables]string // creates the temp table once per connection
 	mergeSQL  [numTables]string // inserts staged rows that are not there yet
+	upsertSQL [numTables]string // merges one row of an upsert table
+
+	rejectSQL string
 }
 
 func newPGWriter(pool *pgxpool.Pool, schemaName string, applySchema bool, logger *zap.Logger) *pgWriter {
@@ -43,7 +47,16 @@ func newPGWriter(pool *pgxpool.Pool, schemaName string, applySchema bool, logger
 		w.stageName[id] = "mcp_stage_" + t.name
 		w.stageSQL[id] = fmt.Sprintf("CREATE TEMP TABLE IF NOT EXISTS %s (LIKE %s INCLUDING DEFAULTS) ON COMMIT DELETE ROWS", stage, target)
 		w.mergeSQL[id] = fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s ON CONFLICT DO NOTHING", target, cols, cols, stage)
+		if t.upsert != "" {
+			params := make([]string, len(t.columns))
+			for i := range params {
+				params[i] = "$" + strconv.Itoa(i+1)
+			}
+			w.upsertSQL[id] = fmt.Sprintf("INSERT INTO %s AS t (%s) VALUES (%s) %s", target, cols, strings.Join(params, ", "), t.upsert)
+		}
 	}
+	w.rejectSQL = "INSERT INTO " + pgx.Identifier{schemaName, "rejected_event"}.Sanitize() +
+		" (fingerprint, target_table, sqlstate, reason, payload) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (fingerprint) DO NOTHING"
 	return w
 }
 
@@ -80,7 +93,7 @@ func (w *pgWriter) ensureSchema(ctx context.Context) error {
 // means part of the batch was committed before (a replay): the batch is then
 // written again through the dedupe path, which skips what is already there.
 func (w *pgWriter) commitBatch(ctx context.Context, b *rowBatch) error {
-	if b.len() == 0 {
+	if b.len() == 0 && len(b.rejected) == 0 {
 		return nil
 	}
 	if err := w.ensureSchema(ctx); err != nil {
@@ -101,6 +114,12 @@ func (w *pgWriter) copyBatch(ctx context.Context, b *rowBatch, dedupe bool) erro
 			if len(rows) == 0 {
 				continue
 			}
+			if w.upsertSQL[id] != "" {
+				if err := w.upsertRows(ctx, tx, tableID(id), rows); err != nil {
+					return err
+				}
+				continue
+			}
 			if !dedupe {
 				if _, err := tx.CopyFrom(ctx, w.target[id], tables[id].columns, pgx.CopyFromRows(rows)); err != nil {
 					return fmt.Errorf("copy into %s: %w", tables[id].name, err)
@@ -117,8 +136,36 @@ func (w *pgWriter) copyBatch(ctx context.Context, b *rowBatch, dedupe bool) erro
 				return fmt.Errorf("merge into %s: %w", tables[id].name, err)
 			}
 		}
-		return nil
+		return w.copyRejected(ctx, tx, b.rejected)
 	})
+}
+
+// upsertRows merges rows of an upsert table, one statement each, in one
+// round trip; each statement sees the effect of the previous ones.
+func (w *pgWriter) upsertRows(ctx context.Context, tx pgx.Tx, id tableID, rows [][]any) error {
+	batch := &pgx.Batch{}
+	for _, row := range rows {
+		batch.Queue(w.upsertSQL[id], row...)
+	}
+	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+		return fmt.Errorf("upsert into %s: %w", tables[id].name, err)
+	}
+	return nil
+}
+
+// copyRejected records refused items with their reason, once each.
+func (w *pgWriter) copyRejected(ctx context.Context, tx pgx.Tx, rejected []rejection) error {
+	if len(rejected) == 0 {
+		return nil
+	}
+	batch := &pgx.Batch{}
+	for _, r := range rejected {
+		batch.Queue(w.rejectSQL, r.fingerprint(), r.table, textOrNil(r.sqlstate), r.reason, r.payload)
+	}
+	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+		return fmt.Errorf("insert into rejected_event: %w", err)
+	}
+	return nil
 }
 
 func isUniqueViolation(err error) bool {

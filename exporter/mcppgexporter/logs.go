@@ -1,0 +1,363 @@
+package mcppgexporter
+
+import (
+	"math"
+	"strconv"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/sampling"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/mcp-bridge/otelcol-mcp/mcpconv"
+)
+
+// Keys every log row leaves out of its attributes: they are the row's
+// identity, kind or weight.
+var logCommon = []string{mcpconv.EventID, mcpconv.EventNameAttr, mcpconv.SamplingThreshold}
+
+var (
+	healthPromoted = keySet(append([]string{mcpconv.ServerKey, mcpconv.HealthStatus, mcpconv.HealthCheck,
+		mcpconv.HealthLatency, mcpconv.ErrorType}, logCommon...)...)
+	lbPromoted = keySet(append([]string{mcpconv.JSONRPCRequestID, mcpconv.SessionID, mcpconv.MethodName,
+		mcpconv.ToolName, mcpconv.Strategy, mcpconv.ServerKey, mcpconv.LBCandidates, mcpconv.LBReason}, logCommon...)...)
+	breakerPromoted = keySet(append([]string{mcpconv.ServerKey, mcpconv.BreakerFromState, mcpconv.BreakerToState,
+		mcpconv.BreakerFailureCount}, logCommon...)...)
+	serverPromoted = keySet(append([]string{mcpconv.ServerKey, mcpconv.ServerName, mcpconv.ServerURL,
+		mcpconv.ServerVersion, mcpconv.ServerTransport, mcpconv.ServerTools, mcpconv.HealthStatus}, logCommon...)...)
+	sessionPromoted = keySet(append([]string{mcpconv.SessionID, mcpconv.SessionTransport, mcpconv.ProtocolVersion,
+		mcpconv.ClientAddress, mcpconv.ServerKey, mcpconv.SessionRequestCount, mcpconv.SessionErrorCount,
+		mcpconv.SessionCloseReason}, logCommon...)...)
+	logErrorPromoted = keySet(append([]string{mcpconv.JSONRPCRequestID, mcpconv.SessionID, mcpconv.ServerKey,
+		mcpconv.MethodName, mcpconv.ToolName, mcpconv.ErrorType, mcpconv.ExceptionMessage,
+		mcpconv.ExceptionStacktrace}, logCommon...)...)
+)
+
+// logRecord is a log record with the values every table derives from it.
+type logRecord struct {
+	lr          plog.LogRecord
+	attrs       pcommon.Map
+	eventName   string
+	ts          any
+	serviceName any
+}
+
+// appendLogs maps every log record onto its table by event name. Records of
+// no known kind that are not errors are counted in b.unmapped and dropped.
+func appendLogs(b *rowBatch, ld plog.Logs) {
+	rls := ld.ResourceLogs()
+	for i := 0; i < rls.Len(); i++ {
+		rl := rls.At(i)
+		res := resourceColumnsOf(rl.Resource())
+		sls := rl.ScopeLogs()
+		for j := 0; j < sls.Len(); j++ {
+			records := sls.At(j).LogRecords()
+			for k := 0; k < records.Len(); k++ {
+				lr := records.At(k)
+				r := logRecord{lr: lr, attrs: lr.Attributes(), eventName: mcpconv.LogEventName(lr),
+					ts: logTimestamp(lr), serviceName: res.serviceName}
+				switch mcpconv.ClassifyLog(lr) {
+				case mcpconv.KindHealthCheck:
+					appendHealthCheck(b, r)
+				case mcpconv.KindLBDecision:
+					b.add(lbDecision, lbRow(r))
+				case mcpconv.KindCircuitBreaker:
+					appendBreaker(b, r)
+				case mcpconv.KindServer:
+					appendServer(b, r)
+				case mcpconv.KindSession:
+					appendSession(b, r)
+				case mcpconv.KindError:
+					b.add(errorLog, logErrorRow(r))
+				default:
+					b.unmapped++
+				}
+			}
+		}
+	}
+}
+
+// logTimestamp is the event time, or the observed time when the event time is unset.
+func logTimestamp(lr plog.LogRecord) any {
+	if lr.Timestamp() != 0 {
+		return timestampOf(lr.Timestamp())
+	}
+	return timestampOf(lr.ObservedTimestamp())
+}
+
+// eventID is the record's event.id, or a hash of everything it says, so the
+// same record delivered twice gets the same key.
+func (r logRecord) eventID() string {
+	if v, ok := r.attrs.Get(mcpconv.EventID); ok && v.AsString() != "" {
+		return v.AsString()
+	}
+	h := xxhash.New()
+	var num [8]byte
+	putUint64 := func(n uint64) {
+		for i := range num {
+			num[i] = byte(n >> (8 * i))
+		}
+		_, _ = h.Write(num[:])
+	}
+	putUint64(uint64(r.lr.Timestamp()))
+	putUint64(uint64(r.lr.ObservedTimestamp()))
+	tid, sid := r.lr.TraceID(), r.lr.SpanID()
+	_, _ = h.Write(tid[:])
+	_, _ = h.Write(sid[:])
+	putUint64(uint64(r.lr.SeverityNumber()))
+	_, _ = h.WriteString(r.eventName)
+	_, _ = h.WriteString(r.lr.Body().AsString())
+	if js, ok := attributesJSON(r.attrs, nil).([]byte); ok {
+		_, _ = h.Write(js)
+	}
+	return "h-" + strconv.FormatUint(h.Sum64(), 16)
+}
+
+// adjustedCount is the inverse of the sampling probability recorded in
+// sampling.threshold, 1 when none is recorded or it cannot be parsed.
+func (r logRecord) adjustedCount() float64 {
+	v, ok := r.attrs.Get(mcpconv.SamplingThreshold)
+	if !ok {
+		return 1
+	}
+	th, err := sampling.TValueToThreshold(v.AsString())
+	if err != nil {
+		return 1
+	}
+	return th.AdjustedCount()
+}
+
+func (r logRecord) body() any { return textOrNil(r.lr.Body().AsString()) }
+
+func (r logRecord) str(key string) any { return strOrNil(r.attrs, key) }
+
+// payload renders the record for rejected_event.
+func (r logRecord) payload() string {
+	buf := []byte(`{"event_name":`)
+	buf = appendJSONString(buf, r.eventName)
+	buf = append(buf, `,"time_unix_nano":`...)
+	buf = strconv.AppendUint(buf, uint64(r.lr.Timestamp()), 10)
+	buf = append(buf, `,"body":`...)
+	buf = appendJSONValue(buf, r.lr.Body())
+	buf = append(buf, `,"attributes":`...)
+	if js, ok := attributesJSON(r.attrs, nil).([]byte); ok {
+		buf = append(buf, js...)
+	} else {
+		buf = append(buf, "{}"...)
+	}
+	return string(append(buf, '}'))
+}
+
+// required returns the attribute, or records the rejection of the record
+// for missing it.
+func (r logRecord) required(b *rowBatch, t tableID, key string) (any, bool) {
+	v := r.str(key)
+	if v == nil {
+		b.reject(t, "missing required attribute "+key+" on event "+r.eventName, r.payload())
+		return nil, false
+	}
+	return v, true
+}
+
+func appendHealthCheck(b *rowBatch, r logRecord) {
+	serverKey, ok := r.required(b, healthCheckRecord, mcpconv.ServerKey)
+	if !ok {
+		return
+	}
+	status, ok := r.required(b, healthCheckRecord, mcpconv.HealthStatus)
+	if !ok {
+		return
+	}
+	b.add(healthCheckRecord, []any{
+		r.ts,
+		r.eventID(),
+		serverKey,
+		status == mcpconv.HealthHealthy,
+		status,
+		r.str(mcpconv.HealthCheck),
+		secondsToMicros(r.attrs, mcpconv.HealthLatency),
+		r.str(mcpconv.ErrorType),
+		r.body(),
+		r.serviceName,
+		r.adjustedCount(),
+		attributesJSON(r.attrs, healthPromoted),
+	})
+}
+
+// secondsToMicros converts a duration attribute in seconds to whole microseconds.
+func secondsToMicros(m pcommon.Map, key string) any {
+	v, ok := m.Get(key)
+	if !ok {
+		return nil
+	}
+	var s float64
+	switch v.Type() {
+	case pcommon.ValueTypeDouble:
+		s = v.Double()
+	case pcommon.ValueTypeInt:
+		s = float64(v.Int())
+	default:
+		return nil
+	}
+	if math.IsNaN(s) || math.IsInf(s, 0) || math.Abs(s) > math.MaxInt64/1e6 {
+		return nil
+	}
+	return int64(math.Round(s * 1e6))
+}
+
+func lbRow(r logRecord) []any {
+	return []any{
+		r.ts,
+		r.eventID(),
+		traceIDBytes(r.lr.TraceID()),
+		spanIDBytes(r.lr.SpanID()),
+		r.str(mcpconv.JSONRPCRequestID),
+		r.str(mcpconv.SessionID),
+		r.str(mcpconv.MethodName),
+		r.str(mcpconv.ToolName),
+		r.str(mcpconv.Strategy),
+		r.str(mcpconv.ServerKey),
+		stringSlice(r.attrs, mcpconv.LBCandidates),
+		r.str(mcpconv.LBReason),
+		r.serviceName,
+		r.adjustedCount(),
+		attributesJSON(r.attrs, lbPromoted),
+	}
+}
+
+// stringSlice returns a slice attribute as text[] (nil when absent).
+func stringSlice(m pcommon.Map, key string) any {
+	v, ok := m.Get(key)
+	if !ok {
+		return nil
+	}
+	if v.Type() != pcommon.ValueTypeSlice {
+		return []string{v.AsString()}
+	}
+	s := v.Slice()
+	out := make([]string, s.Len())
+	for i := range out {
+		out[i] = s.At(i).AsString()
+	}
+	return out
+}
+
+func appendBreaker(b *rowBatch, r logRecord) {
+	serverKey, ok := r.required(b, circuitBreakerEvent, mcpconv.ServerKey)
+	if !ok {
+		return
+	}
+	toState, ok := r.required(b, circuitBreakerEvent, mcpconv.BreakerToState)
+	if !ok {
+		return
+	}
+	b.add(circuitBreakerEvent, []any{
+		r.ts,
+		r.eventID(),
+		serverKey,
+		r.str(mcpconv.BreakerFromState),
+		toState,
+		intOrNil(r.attrs, mcpconv.BreakerFailureCount),
+		r.body(),
+		r.serviceName,
+		r.adjustedCount(),
+		attributesJSON(r.attrs, breakerPromoted),
+	})
+}
+
+// appendServer turns a registry event into an mcp_server upsert that
+// carries only what the event knows; the upsert merges it by event time.
+func appendServer(b *rowBatch, r logRecord) {
+	serverKey, ok := r.required(b, mcpServer, mcpconv.ServerKey)
+	if !ok {
+		return
+	}
+	var registeredAt, deregisteredAt, healthChangedAt any
+	var name, url, version, transport, tools any
+	health := r.str(mcpconv.HealthStatus)
+	switch r.eventName {
+	case mcpconv.EventServerRegistered:
+		registeredAt = r.ts
+		name, url, version = r.str(mcpconv.ServerName), r.str(mcpconv.ServerURL), r.str(mcpconv.ServerVersion)
+		transport, tools = r.str(mcpconv.ServerTransport), stringSlice(r.attrs, mcpconv.ServerTools)
+	case mcpconv.EventServerDeregistered:
+		deregisteredAt = r.ts
+	case mcpconv.EventServerHealthChanged:
+		if health == nil {
+			b.reject(mcpServer, "missing required attribute "+mcpconv.HealthStatus+" on event "+r.eventName, r.payload())
+			return
+		}
+	}
+	if health != nil {
+		healthChangedAt = r.ts
+	}
+	b.add(mcpServer, []any{
+		serverKey, name, url, version, transport, tools, registeredAt, deregisteredAt,
+		health, healthChangedAt, r.ts, r.serviceName, attributesJSON(r.attrs, serverPromoted),
+	})
+}
+
+// appendSession turns a session event into a session_record upsert.
+func appendSession(b *rowBatch, r logRecord) {
+	sessionID, ok := r.required(b, sessionRecord, mcpconv.SessionID)
+	if !ok {
+		return
+	}
+	var startedAt, endedAt any
+	switch r.eventName {
+	case mcpconv.EventSessionStart:
+		startedAt = r.ts
+	case mcpconv.EventSessionEnd:
+		endedAt = r.ts
+	}
+	b.add(sessionRecord, []any{
+		sessionID,
+		r.str(mcpconv.SessionTransport),
+		r.str(mcpconv.ProtocolVersion),
+		r.str(mcpconv.ClientAddress),
+		r.str(mcpconv.ServerKey),
+		startedAt,
+		endedAt,
+		r.ts,
+		intOrNil(r.attrs, mcpconv.SessionRequestCount),
+		intOrNil(r.attrs, mcpconv.SessionErrorCount),
+		r.str(mcpconv.SessionCloseReason),
+		r.serviceName,
+		attributesJSON(r.attrs, sessionPromoted),
+	})
+}
+
+func logErrorRow(r logRecord) []any {
+	errType := r.str(mcpconv.ErrorType)
+	if errType == nil {
+		errType = r.str(mcpconv.ExceptionType)
+	}
+	message := r.str(mcpconv.ExceptionMessage)
+	if message == nil {
+		message = r.body()
+	}
+	var severity any
+	if n := r.lr.SeverityNumber(); n != plog.SeverityNumberUnspecified {
+		severity = int16(n)
+	}
+	return []any{
+		r.ts,
+		r.eventID(),
+		sourceLog,
+		traceIDBytes(r.lr.TraceID()),
+		spanIDBytes(r.lr.SpanID()),
+		r.str(mcpconv.JSONRPCRequestID),
+		r.str(mcpconv.SessionID),
+		r.str(mcpconv.ServerKey),
+		r.str(mcpconv.MethodName),
+		r.str(mcpconv.ToolName),
+		errType,
+		message,
+		r.str(mcpconv.ExceptionStacktrace),
+		severity,
+		textOrNil(r.lr.SeverityText()),
+		r.serviceName,
+		r.adjustedCount(),
+		attributesJSON(r.attrs, logErrorPromoted),
+	}
+}

@@ -1,0 +1,205 @@
+package mcppgexporter
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/mcp-bridge/otelcol-mcp/mcpconv"
+)
+
+func newTestLogs() (plog.Logs, plog.LogRecordSlice) {
+	ld := plog.NewLogs()
+	rl := ld.ResourceLogs().AppendEmpty()
+	rl.Resource().Attributes().PutStr(mcpconv.ServiceName, "mcp-router")
+	return ld, rl.ScopeLogs().AppendEmpty().LogRecords()
+}
+
+// putEvent appends an event record at ts with an explicit event id.
+func putEvent(records plog.LogRecordSlice, name, id string, ts time.Time) plog.LogRecord {
+	lr := records.AppendEmpty()
+	lr.SetEventName(name)
+	lr.SetTimestamp(pcommon.NewTimestampFromTime(ts))
+	if id != "" {
+		lr.Attributes().PutStr(mcpconv.EventID, id)
+	}
+	return lr
+}
+
+func TestLogRows(t *testing.T) {
+	ts := testStart
+	tests := []struct {
+		name  string
+		build func(plog.LogRecordSlice)
+		table tableID
+		want  []any
+	}{
+		{
+			name: "failed health check",
+			build: func(rs plog.LogRecordSlice) {
+				lr := putEvent(rs, mcpconv.EventHealthCheck, "hc-1", ts)
+				lr.Body().SetStr("connection refused")
+				a := lr.Attributes()
+				a.PutStr(mcpconv.ServerKey, "weather-1")
+				a.PutStr(mcpconv.HealthStatus, mcpconv.HealthUnhealthy)
+				a.PutStr(mcpconv.HealthCheck, "ping")
+				a.PutDouble(mcpconv.HealthLatency, 0.0125)
+				a.PutStr(mcpconv.ErrorType, "connection_refused")
+				a.PutStr(mcpconv.SamplingThreshold, "8") // kept with probability 1/2
+				a.PutStr("region", "eu")
+			},
+			table: healthCheckRecord,
+			want: []any{ts, "hc-1", "weather-1", false, "unhealthy", "ping", int64(12500), "connection_refused",
+				"connection refused", "mcp-router", 2.0, []byte(`{"region":"eu"}`)},
+		},
+		{
+			name: "load-balancer decision",
+			build: func(rs plog.LogRecordSlice) {
+				lr := putEvent(rs, mcpconv.EventLBDecision, "lb-1", ts)
+				lr.SetTraceID(testTraceID)
+				lr.SetSpanID(testSpanID)
+				a := lr.Attributes()
+				a.PutStr(mcpconv.JSONRPCRequestID, "req-1")
+				a.PutStr(mcpconv.SessionID, "sess-1")
+				a.PutStr(mcpconv.MethodName, "tools/call")
+				a.PutStr(mcpconv.ToolName, "get_weather")
+				a.PutStr(mcpconv.Strategy, "least_conn")
+				a.PutStr(mcpconv.ServerKey, "weather-2")
+				c := a.PutEmptySlice(mcpconv.LBCandidates)
+				c.AppendEmpty().SetStr("weather-1")
+				c.AppendEmpty().SetStr("weather-2")
+				a.PutStr(mcpconv.LBReason, "fewest in-flight")
+			},
+			table: lbDecision,
+			want: []any{ts, "lb-1", testTraceID[:], testSpanID[:], "req-1", "sess-1", "tools/call", "get_weather",
+				"least_conn", "weather-2", []string{"weather-1", "weather-2"}, "fewest in-flight", "mcp-router", 1.0, nil},
+		},
+		{
+			name: "breaker opens",
+			build: func(rs plog.LogRecordSlice) {
+				lr := putEvent(rs, mcpconv.EventBreakerStateChange, "cb-1", ts)
+				lr.Body().SetStr("5 consecutive failures")
+				a := lr.Attributes()
+				a.PutStr(mcpconv.ServerKey, "weather-1")
+				a.PutStr(mcpconv.BreakerFromState, mcpconv.BreakerClosed)
+				a.PutStr(mcpconv.BreakerToState, mcpconv.BreakerOpen)
+				a.PutInt(mcpconv.BreakerFailureCount, 5)
+			},
+			table: circuitBreakerEvent,
+			want:  []any{ts, "cb-1", "weather-1", "closed", "open", int64(5), "5 consecutive failures", "mcp-router", 1.0, nil},
+		},
+		{
+			name: "server registered",
+			build: func(rs plog.LogRecordSlice) {
+				lr := putEvent(rs, mcpconv.EventServerRegistered, "", ts)
+				a := lr.Attributes()
+				a.PutStr(mcpconv.ServerKey, "weather-1")
+				a.PutStr(mcpconv.ServerName, "Weather")
+				a.PutStr(mcpconv.ServerURL, "http://weather:8080/mcp")
+				a.PutStr(mcpconv.ServerVersion, "1.2.0")
+				a.PutStr(mcpconv.ServerTransport, "streamable_http")
+				a.PutEmptySlice(mcpconv.ServerTools).AppendEmpty().SetStr("get_weather")
+				a.PutStr(mcpconv.HealthStatus, mcpconv.HealthHealthy)
+			},
+			table: mcpServer,
+			want: []any{"weather-1", "Weather", "http://weather:8080/mcp", "1.2.0", "streamable_http", []string{"get_weather"},
+				ts, nil, "healthy", ts, ts, "mcp-router", nil},
+		},
+		{
+			name: "server deregistered",
+			build: func(rs plog.LogRecordSlice) {
+				putEvent(rs, mcpconv.EventServerDeregistered, "", ts).Attributes().PutStr(mcpconv.ServerKey, "weather-1")
+			},
+			table: mcpServer,
+			want:  []any{"weather-1", nil, nil, nil, nil, nil, nil, ts, nil, nil, ts, "mcp-router", nil},
+		},
+		{
+			name: "session stats",
+			build: func(rs plog.LogRecordSlice) {
+				a := putEvent(rs, mcpconv.EventSessionStats, "", ts).Attributes()
+				a.PutStr(mcpconv.SessionID, "sess-1")
+				a.PutStr(mcpconv.SessionTransport, "sse")
+				a.PutInt(mcpconv.SessionRequestCount, 40)
+				a.PutInt(mcpconv.SessionErrorCount, 2)
+			},
+			table: sessionRecord,
+			want:  []any{"sess-1", "sse", nil, nil, nil, nil, nil, ts, int64(40), int64(2), nil, "mcp-router", nil},
+		},
+		{
+			name: "error-severity record without event name",
+			build: func(rs plog.LogRecordSlice) {
+				lr := rs.AppendEmpty()
+				lr.SetTimestamp(pcommon.NewTimestampFromTime(ts))
+				lr.SetSeverityNumber(plog.SeverityNumberError)
+				lr.SetSeverityText("ERROR")
+				lr.Body().SetStr("upstream returned malformed JSON")
+				lr.Attributes().PutStr(mcpconv.EventID, "err-1")
+				lr.Attributes().PutStr(mcpconv.ErrorType, "parse_error")
+				lr.Attributes().PutStr(mcpconv.ServerKey, "weather-1")
+			},
+			table: errorLog,
+			want: []any{ts, "err-1", "log", nil, nil, nil, nil, "weather-1", nil, nil, "parse_error",
+				"upstream returned malformed JSON", nil, int16(17), "ERROR", "mcp-router", 1.0, nil},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ld, records := newTestLogs()
+			tt.build(records)
+			var b rowBatch
+			appendLogs(&b, ld)
+			require.Empty(t, b.rejected)
+			require.Len(t, b.rows[tt.table], 1, "rows of %s", tables[tt.table].name)
+			assert.Equal(t, 1, b.len())
+			row := b.rows[tt.table][0]
+			assert.Equal(t, tt.want, row)
+			assert.Len(t, row, len(tables[tt.table].columns))
+		})
+	}
+}
+
+func TestLogRecordsRefusedOrDropped(t *testing.T) {
+	ld, records := newTestLogs()
+	putEvent(records, mcpconv.EventHealthCheck, "hc-x", testStart).Attributes().PutStr(mcpconv.HealthStatus, "healthy")
+	putEvent(records, mcpconv.EventSessionStart, "s-x", testStart)
+	info := records.AppendEmpty() // INFO record of no known kind
+	info.SetSeverityNumber(plog.SeverityNumberInfo)
+	info.Body().SetStr("cache warmed")
+
+	var b rowBatch
+	appendLogs(&b, ld)
+	assert.Equal(t, 0, b.len())
+	assert.Equal(t, 1, b.unmapped)
+	require.Len(t, b.rejected, 2)
+	assert.Equal(t, rejection{table: "health_check_record",
+		reason:  "missing required attribute mcp.router.server.key on event mcp.router.health_check",
+		payload: `{"event_name":"mcp.router.health_check","time_unix_nano":1795602615123456000,"body":null,"attributes":{"event.id":"hc-x","mcp.router.health.status":"healthy"}}`,
+	}, b.rejected[0])
+	assert.Equal(t, "missing required attribute mcp.session.id on event mcp.router.session.start", b.rejected[1].reason)
+}
+
+func TestLogEventIDIsStable(t *testing.T) {
+	build := func() plog.Logs {
+		ld, records := newTestLogs()
+		lr := putEvent(records, mcpconv.EventBreakerStateChange, "", testStart)
+		lr.Attributes().PutStr(mcpconv.ServerKey, "weather-1")
+		lr.Attributes().PutStr(mcpconv.BreakerToState, mcpconv.BreakerHalfOpen)
+		return ld
+	}
+	var first, again rowBatch
+	appendLogs(&first, build())
+	appendLogs(&again, build())
+	id := first.rows[circuitBreakerEvent][0][1]
+	assert.Equal(t, id, again.rows[circuitBreakerEvent][0][1], "the same record hashes to the same event id")
+	assert.Regexp(t, `^h-[0-9a-f]+$`, id)
+
+	ld := build()
+	ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0).Attributes().PutStr(mcpconv.BreakerToState, mcpconv.BreakerOpen)
+	var other rowBatch
+	appendLogs(&other, ld)
+	assert.NotEqual(t, id, other.rows[circuitBreakerEvent][0][1], "a different record hashes differently")
+}
