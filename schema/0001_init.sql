@@ -197,10 +197,13 @@ CREATE TABLE metric_point (
     exp_positive_counts bigint[],
     exp_negative_offset integer,
     exp_negative_counts bigint[],
+    quantiles        double precision[],
+    quantile_values  double precision[],
     server_key       text,
     tool_name        text,
     method           text,
     service_name     text,
+    service_instance text,
     attributes       jsonb,
     PRIMARY KEY (metric_name, series_id, ts)
 ) PARTITION BY RANGE (ts);

@@ -9,6 +9,7 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.uber.org/zap"
 )
@@ -106,6 +107,12 @@ func (e *pgExporter) openPool(_ context.Context, _ component.Host) error {
 func (e *pgExporter) pushTraces(ctx context.Context, td ptrace.Traces) error {
 	var b rowBatch
 	appendTraces(&b, td)
+	return classifyError(e.writer.commitBatch(ctx, &b))
+}
+
+func (e *pgExporter) pushMetrics(ctx context.Context, md pmetric.Metrics) error {
+	var b rowBatch
+	appendMetrics(&b, md)
 	return classifyError(e.writer.commitBatch(ctx, &b))
 }
 

@@ -22,6 +22,7 @@ func NewFactory() exporter.Factory {
 		createDefaultConfig,
 		exporter.WithTraces(createTracesExporter, metadata.TracesStability),
 		exporter.WithLogs(createLogsExporter, metadata.LogsStability),
+		exporter.WithMetrics(createMetricsExporter, metadata.MetricsStability),
 	)
 }
 
@@ -60,6 +61,12 @@ func createLogsExporter(ctx context.Context, set exporter.Settings, cfg componen
 	c := cfg.(*Config)
 	e := sharedExporter(c, set)
 	return exporterhelper.NewLogs(ctx, set, cfg, e.pushLogs, helperOptions(c, e)...)
+}
+
+func createMetricsExporter(ctx context.Context, set exporter.Settings, cfg component.Config) (exporter.Metrics, error) {
+	c := cfg.(*Config)
+	e := sharedExporter(c, set)
+	return exporterhelper.NewMetrics(ctx, set, cfg, e.pushMetrics, helperOptions(c, e)...)
 }
 
 func helperOptions(c *Config, e *pgExporter) []exporterhelper.Option {

@@ -92,19 +92,12 @@ func (r logRecord) eventID() string {
 		return v.AsString()
 	}
 	h := xxhash.New()
-	var num [8]byte
-	putUint64 := func(n uint64) {
-		for i := range num {
-			num[i] = byte(n >> (8 * i))
-		}
-		_, _ = h.Write(num[:])
-	}
-	putUint64(uint64(r.lr.Timestamp()))
-	putUint64(uint64(r.lr.ObservedTimestamp()))
+	putUint64(h, uint64(r.lr.Timestamp()))
+	putUint64(h, uint64(r.lr.ObservedTimestamp()))
 	tid, sid := r.lr.TraceID(), r.lr.SpanID()
 	_, _ = h.Write(tid[:])
 	_, _ = h.Write(sid[:])
-	putUint64(uint64(r.lr.SeverityNumber()))
+	putUint64(h, uint64(r.lr.SeverityNumber()))
 	_, _ = h.WriteString(r.eventName)
 	_, _ = h.WriteString(r.lr.Body().AsString())
 	if js, ok := attributesJSON(r.attrs, nil).([]byte); ok {

@@ -33,6 +33,7 @@ const (
 	circuitBreakerEvent
 	mcpServer
 	sessionRecord
+	metricPoint
 	numTables
 )
 
@@ -64,6 +65,13 @@ var tables = [numTables]table{
 	circuitBreakerEvent: {name: "circuit_breaker_event", columns: []string{
 		"ts", "event_id", "server_key", "from_state", "to_state", "failure_count", "reason",
 		"service_name", "adjusted_count", "attributes",
+	}},
+	metricPoint: {name: "metric_point", columns: []string{
+		"ts", "metric_name", "series_id", "metric_type", "temporality", "is_monotonic", "unit", "start_ts",
+		"value", "count", "sum", "min", "max", "bucket_bounds", "bucket_counts", "exp_scale", "exp_zero_count",
+		"exp_positive_offset", "exp_positive_counts", "exp_negative_offset", "exp_negative_counts",
+		"quantiles", "quantile_values", "server_key", "tool_name", "method", "service_name", "service_instance",
+		"attributes",
 	}},
 	mcpServer: {name: "mcp_server", columns: []string{
 		"server_key", "name", "url", "version", "transport", "tools", "registered_at", "deregistered_at",
