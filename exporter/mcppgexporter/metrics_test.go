@@ -135,11 +135,11 @@ func TestSeriesIDIgnoresAttributeOrder(t *testing.T) {
 
 // opStats is one row of operation_stats.
 type opStats struct {
-	Bucket              time.Time
-	Requests, Errors    int64
-	Rate                float64
-	ErrorRate, Avg      *float64
-	P50, P95, P99       *float64
+	Bucket           time.Time
+	Requests, Errors int64
+	Rate             float64
+	ErrorRate, Avg   *float64
+	P50, P95, P99    *float64
 }
 
 func round(f *float64) *float64 {
