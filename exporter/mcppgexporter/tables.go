@@ -2,6 +2,7 @@ package mcppgexporter
 
 import (
 	"encoding/hex"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -245,4 +246,44 @@ func spanEventID(traceID pcommon.TraceID, spanID pcommon.SpanID, event int) stri
 		buf = strconv.AppendInt(buf, int64(event), 10)
 	}
 	return string(buf)
+}
+
+// rowPayload renders a row for rejected_event as a JSON object of its
+// columns; ids as hex, times in RFC 3339, jsonb as its text.
+func rowPayload(columns []string, row []any) string {
+	buf := []byte{'{'}
+	for i, col := range columns {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = appendJSONString(buf, col)
+		buf = append(buf, ':')
+		switch v := row[i].(type) {
+		case nil:
+			buf = append(buf, "null"...)
+		case string:
+			buf = appendJSONString(buf, v)
+		case []byte:
+			if col == "attributes" {
+				buf = appendJSONString(buf, string(v))
+			} else {
+				buf = appendJSONString(buf, hex.EncodeToString(v))
+			}
+		case time.Time:
+			buf = appendJSONString(buf, v.Format(time.RFC3339Nano))
+		case int64:
+			buf = strconv.AppendInt(buf, v, 10)
+		case int32:
+			buf = strconv.AppendInt(buf, int64(v), 10)
+		case int16:
+			buf = strconv.AppendInt(buf, int64(v), 10)
+		case float64:
+			buf = appendJSONString(buf, strconv.FormatFloat(v, 'g', -1, 64))
+		case bool:
+			buf = strconv.AppendBool(buf, v)
+		default:
+			buf = appendJSONString(buf, fmt.Sprint(v))
+		}
+	}
+	return string(append(buf, '}'))
 }

@@ -1,6 +1,11 @@
 package mcppgexporter
 
 import (
+	"encoding/hex"
+	"math"
+	"strconv"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/mcp-bridge/otelcol-mcp/mcpconv"
@@ -63,7 +68,12 @@ func appendTraces(b *rowBatch, td ptrace.Traces) {
 			spans := sss.At(j).Spans()
 			for k := 0; k < spans.Len(); k++ {
 				span := spans.At(k)
-				switch mcpconv.ClassifySpan(span) {
+				kind := mcpconv.ClassifySpan(span)
+				if problem := spanProblem(span); problem != "" {
+					b.reject(spanTable(kind), problem, spanPayload(span))
+					continue
+				}
+				switch kind {
 				case mcpconv.KindRouting:
 					b.add(routingLog, routingRow(span, res))
 				case mcpconv.KindToolCall:
@@ -73,6 +83,56 @@ func appendTraces(b *rowBatch, td ptrace.Traces) {
 			}
 		}
 	}
+}
+
+// spanProblem says why a span cannot become a row, "" when it can.
+func spanProblem(span ptrace.Span) string {
+	switch {
+	case span.StartTimestamp() == 0:
+		return "span start time is unset"
+	case span.EndTimestamp() < span.StartTimestamp():
+		return "span ends before it starts"
+	}
+	if v, ok := span.Attributes().Get(mcpconv.Attempt); ok && v.Type() == pcommon.ValueTypeInt &&
+		(v.Int() < math.MinInt32 || v.Int() > math.MaxInt32) {
+		return mcpconv.Attempt + ": " + strconv.FormatInt(v.Int(), 10) + " is out of range for integer"
+	}
+	return ""
+}
+
+// spanTable is the table a span's rows would have gone to.
+func spanTable(kind mcpconv.Kind) tableID {
+	switch kind {
+	case mcpconv.KindRouting:
+		return routingLog
+	case mcpconv.KindToolCall:
+		return toolCallRecord
+	}
+	return errorLog
+}
+
+// spanPayload renders a refused span for rejected_event.
+func spanPayload(span ptrace.Span) string {
+	tid, sid := span.TraceID(), span.SpanID()
+	buf := []byte(`{"name":`)
+	buf = appendJSONString(buf, span.Name())
+	buf = append(buf, `,"kind":`...)
+	buf = appendJSONString(buf, span.Kind().String())
+	buf = append(buf, `,"trace_id":`...)
+	buf = appendJSONString(buf, hex.EncodeToString(tid[:]))
+	buf = append(buf, `,"span_id":`...)
+	buf = appendJSONString(buf, hex.EncodeToString(sid[:]))
+	buf = append(buf, `,"start_time_unix_nano":`...)
+	buf = strconv.AppendUint(buf, uint64(span.StartTimestamp()), 10)
+	buf = append(buf, `,"end_time_unix_nano":`...)
+	buf = strconv.AppendUint(buf, uint64(span.EndTimestamp()), 10)
+	buf = append(buf, `,"attributes":`...)
+	if js, ok := attributesJSON(span.Attributes(), nil).([]byte); ok {
+		buf = append(buf, js...)
+	} else {
+		buf = append(buf, "{}"...)
+	}
+	return string(append(buf, '}'))
 }
 
 func durationMicros(span ptrace.Span) int64 {
