@@ -25,6 +25,7 @@ CREATE TABLE routing_log (
     status           text             NOT NULL,
     status_message   text,
     error_type       text,
+    failed           boolean          GENERATED ALWAYS AS (status = 'error' OR error_type IS NOT NULL) STORED,
     rpc_status_code  text,
     protocol_version text,
     transport        text,
@@ -36,9 +37,9 @@ CREATE TABLE routing_log (
     PRIMARY KEY (trace_id, span_id, ts)
 ) PARTITION BY RANGE (ts);
 CREATE TABLE routing_log_default PARTITION OF routing_log DEFAULT;
-CREATE INDEX routing_log_request_id_idx ON routing_log (request_id);
+CREATE INDEX routing_log_request_id_idx ON routing_log (request_id, session_id);
 CREATE INDEX routing_log_server_ts_idx ON routing_log (server_key, ts);
-CREATE INDEX routing_log_failures_idx ON routing_log (ts) WHERE status = 'error';
+CREATE INDEX routing_log_failures_idx ON routing_log (ts) WHERE failed;
 CREATE INDEX routing_log_ts_brin ON routing_log USING brin (ts);
 
 -- Upstream tool calls: one row per CLIENT tools/call span, linked to its routed
@@ -59,6 +60,7 @@ CREATE TABLE tool_call_record (
     status           text             NOT NULL,
     status_message   text,
     error_type       text,
+    failed           boolean          GENERATED ALWAYS AS (status = 'error' OR error_type IS NOT NULL) STORED,
     rpc_status_code  text,
     service_name     text,
     adjusted_count   double precision NOT NULL DEFAULT 1,
@@ -66,10 +68,11 @@ CREATE TABLE tool_call_record (
     PRIMARY KEY (trace_id, span_id, ts)
 ) PARTITION BY RANGE (ts);
 CREATE TABLE tool_call_record_default PARTITION OF tool_call_record DEFAULT;
-CREATE INDEX tool_call_record_request_id_idx ON tool_call_record (request_id);
+CREATE INDEX tool_call_record_request_id_idx ON tool_call_record (request_id, session_id);
 CREATE INDEX tool_call_record_tool_ts_idx ON tool_call_record (tool_name, ts);
 CREATE INDEX tool_call_record_server_ts_idx ON tool_call_record (server_key, ts);
-CREATE INDEX tool_call_record_failures_idx ON tool_call_record (ts) WHERE status = 'error';
+CREATE INDEX tool_call_record_failures_idx ON tool_call_record (ts) WHERE failed;
+CREATE INDEX tool_call_record_ts_brin ON tool_call_record USING brin (ts);
 
 -- Opt-in tool arguments and results (redacted), kept apart from the call row so
 -- the hot table stays narrow. Daily partitions, same key as tool_call_record.
@@ -109,7 +112,8 @@ CREATE TABLE error_log (
 CREATE TABLE error_log_default PARTITION OF error_log DEFAULT;
 CREATE INDEX error_log_type_ts_idx ON error_log (error_type, ts);
 CREATE INDEX error_log_server_ts_idx ON error_log (server_key, ts);
-CREATE INDEX error_log_request_id_idx ON error_log (request_id);
+CREATE INDEX error_log_request_id_idx ON error_log (request_id, session_id);
+CREATE INDEX error_log_trace_idx ON error_log (trace_id);
 CREATE INDEX error_log_ts_brin ON error_log USING brin (ts);
 
 -- Health checks of upstream servers. Weekly partitions.
@@ -131,6 +135,7 @@ CREATE TABLE health_check_record (
 CREATE TABLE health_check_record_default PARTITION OF health_check_record DEFAULT;
 CREATE INDEX health_check_record_server_ts_idx ON health_check_record (server_key, ts);
 CREATE INDEX health_check_record_failures_idx ON health_check_record (ts) WHERE NOT healthy;
+CREATE INDEX health_check_record_ts_brin ON health_check_record USING brin (ts);
 
 -- Load-balancer decisions (1% sampled by default). Daily partitions.
 CREATE TABLE lb_decision (
@@ -153,7 +158,8 @@ CREATE TABLE lb_decision (
 ) PARTITION BY RANGE (ts);
 CREATE TABLE lb_decision_default PARTITION OF lb_decision DEFAULT;
 CREATE INDEX lb_decision_server_ts_idx ON lb_decision (server_key, ts);
-CREATE INDEX lb_decision_request_id_idx ON lb_decision (request_id);
+CREATE INDEX lb_decision_request_id_idx ON lb_decision (request_id, session_id);
+CREATE INDEX lb_decision_ts_brin ON lb_decision USING brin (ts);
 
 -- Circuit-breaker transitions, every one. Monthly partitions.
 CREATE TABLE circuit_breaker_event (
@@ -173,8 +179,8 @@ CREATE TABLE circuit_breaker_event_default PARTITION OF circuit_breaker_event DE
 CREATE INDEX circuit_breaker_event_server_ts_idx ON circuit_breaker_event (server_key, ts);
 
 -- Metric data points of every type. Daily partitions. series_id is a hash of
--- the resource, scope and point attributes, so (metric, series, ts) is the
--- natural key of a point.
+-- the resource attributes, the scope name, the metric name and the point
+-- attributes, so (metric_name, series_id, ts) is the natural key of a point.
 CREATE TABLE metric_point (
     ts               timestamptz      NOT NULL,
     metric_name      text             NOT NULL,
@@ -224,6 +230,7 @@ CREATE TABLE mcp_server (
     tools             text[],
     registered_at     timestamptz,
     deregistered_at   timestamptz,
+    -- A deregistration at the same instant as a registration wins.
     registered        boolean     GENERATED ALWAYS AS (
         registered_at IS NOT NULL AND (deregistered_at IS NULL OR registered_at > deregistered_at)) STORED,
     health_status     text,
@@ -236,7 +243,9 @@ CREATE INDEX mcp_server_registered_idx ON mcp_server (health_status) WHERE regis
 
 -- SSE / streamable-HTTP sessions: one row per session, upserted from start,
 -- periodic stats and end events. Counters are cumulative and times only move
--- outwards, so replays and late events merge to the same row.
+-- outwards, so replays and late events merge to the same row; the facts of a
+-- session that never change (transport, protocol, client, server) are kept
+-- from the first event that carries them.
 CREATE TABLE session_record (
     session_id       text        PRIMARY KEY,
     transport        text,

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.opentelemetry.io/collector/config/configopaque"
@@ -31,6 +32,25 @@ type Config struct {
 	MaxConns int32 `mapstructure:"max_conns"`
 	// ApplySchema applies the schema/ migrations before the first write.
 	ApplySchema bool `mapstructure:"apply_schema"`
+	// ToolPayloads stores tool-call arguments and results (opt-in).
+	ToolPayloads ToolPayloadsConfig `mapstructure:"tool_payloads"`
+
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+// ToolPayloadsConfig governs tool_call_payload: the arguments and results
+// of tool calls, from the mcp.router.tool.arguments and
+// mcp.router.tool.result span attributes. They never reach the attributes
+// of tool_call_record or routing_log.
+type ToolPayloadsConfig struct {
+	// Enabled stores them; off by default, as they may hold personal data.
+	Enabled bool `mapstructure:"enabled"`
+	// RedactKeys are JSON object keys (any depth, case-insensitive) whose
+	// values are replaced by "[REDACTED]".
+	RedactKeys []string `mapstructure:"redact_keys"`
+	// MaxBytes stores a larger payload as a note of its size; 0 for no limit.
+	MaxBytes int `mapstructure:"max_bytes"`
 
 	// prevent unkeyed literal initialization
 	_ struct{}
@@ -52,6 +72,14 @@ func (cfg *Config) Validate() error {
 	}
 	if cfg.MaxConns < 0 || cfg.MaxConns > maxPoolConns {
 		errs = errors.Join(errs, fmt.Errorf("max_conns: %d must be between 0 (size from sending_queue.num_consumers) and %d", cfg.MaxConns, maxPoolConns))
+	}
+	if cfg.ToolPayloads.MaxBytes < 0 {
+		errs = errors.Join(errs, fmt.Errorf("tool_payloads::max_bytes: %d must not be negative (0 for no limit)", cfg.ToolPayloads.MaxBytes))
+	}
+	for i, k := range cfg.ToolPayloads.RedactKeys {
+		if strings.TrimSpace(k) == "" {
+			errs = errors.Join(errs, fmt.Errorf("tool_payloads::redact_keys[%d]: must not be empty", i))
+		}
 	}
 	return errs
 }

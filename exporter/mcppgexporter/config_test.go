@@ -60,6 +60,7 @@ func TestLoadConfig(t *testing.T) {
 				Schema:        "router_telemetry",
 				MaxConns:      8,
 				ApplySchema:   false,
+				ToolPayloads:  ToolPayloadsConfig{Enabled: true, RedactKeys: []string{"password", "ssn"}, MaxBytes: 1024},
 			},
 		},
 		{
@@ -84,6 +85,11 @@ func TestLoadConfig(t *testing.T) {
 			wantErr: "dsn: must be set, e.g. postgres://user@host:5432/mcp_bridge\n" +
 				`schema: "" must be a lower-case SQL identifier of at most 63 characters ([a-z_][a-z0-9_]*)` + "\n" +
 				"max_conns: -1 must be between 0 (size from sending_queue.num_consumers) and 50",
+		},
+		{
+			id: component.NewIDWithName(metadata.Type, "bad_payloads"),
+			wantErr: "tool_payloads::max_bytes: -1 must not be negative (0 for no limit)\n" +
+				"tool_payloads::redact_keys[1]: must not be empty",
 		},
 		{
 			id:      component.NewIDWithName(metadata.Type, "bad_queue"),

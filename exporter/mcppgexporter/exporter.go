@@ -11,23 +11,34 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
+
+	"github.com/mcp-bridge/otelcol-mcp/exporter/mcppgexporter/internal/metadata"
 )
 
 // pgExporter owns the connection pool and the writer; the traces, logs and
 // metrics exporters of one component share it (see sharedExporters).
 type pgExporter struct {
-	cfg    *Config
-	logger *zap.Logger
-	pool   *pgxpool.Pool
-	writer *pgWriter
+	cfg       *Config
+	logger    *zap.Logger
+	telemetry *metadata.TelemetryBuilder
+	pool      *pgxpool.Pool
+	writer    *pgWriter
+	poolStats metric.Registration
+	payloads  *payloadOptions
 
 	mu      sync.Mutex
 	started int // signals started and not yet shut down
 }
 
-func newPGExporter(cfg *Config, set exporter.Settings) *pgExporter {
-	return &pgExporter{cfg: cfg, logger: set.Logger}
+func newPGExporter(cfg *Config, set exporter.Settings) (*pgExporter, error) {
+	telemetry, err := metadata.NewTelemetryBuilder(set.TelemetrySettings)
+	if err != nil {
+		return nil, err
+	}
+	return &pgExporter{cfg: cfg, logger: set.Logger, telemetry: telemetry, payloads: newPayloadOptions(cfg.ToolPayloads)}, nil
 }
 
 // sharedExporters hands the signals of one configured component the same
@@ -37,15 +48,18 @@ var sharedExporters = struct {
 	m map[*Config]*pgExporter
 }{m: map[*Config]*pgExporter{}}
 
-func sharedExporter(cfg *Config, set exporter.Settings) *pgExporter {
+func sharedExporter(cfg *Config, set exporter.Settings) (*pgExporter, error) {
 	sharedExporters.Lock()
 	defer sharedExporters.Unlock()
-	e, ok := sharedExporters.m[cfg]
-	if !ok {
-		e = newPGExporter(cfg, set)
-		sharedExporters.m[cfg] = e
+	if e, ok := sharedExporters.m[cfg]; ok {
+		return e, nil
 	}
-	return e
+	e, err := newPGExporter(cfg, set)
+	if err != nil {
+		return nil, err
+	}
+	sharedExporters.m[cfg] = e
+	return e, nil
 }
 
 // start opens the pool for the first signal that starts; the others reuse it.
@@ -76,6 +90,10 @@ func (e *pgExporter) shutdown(context.Context) error {
 		delete(sharedExporters.m, e.cfg)
 	}
 	sharedExporters.Unlock()
+	if e.poolStats != nil {
+		_ = e.poolStats.Unregister()
+		e.poolStats = nil
+	}
 	if e.pool != nil {
 		e.pool.Close()
 		e.pool = nil
@@ -97,7 +115,18 @@ func (e *pgExporter) openPool(_ context.Context, _ component.Host) error {
 		return err
 	}
 	e.pool = pool
-	e.writer = newPGWriter(pool, e.cfg.Schema, e.cfg.ApplySchema, e.logger)
+	e.writer = newPGWriter(pool, e.cfg.Schema, e.cfg.ApplySchema, e.logger, e.telemetry)
+	gauge := e.telemetry.ExporterMcppgPoolConnections
+	e.poolStats, err = e.telemetry.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		st := pool.Stat()
+		o.ObserveInt64(gauge, int64(st.AcquiredConns()), metric.WithAttributes(attribute.String("state", "acquired")))
+		o.ObserveInt64(gauge, int64(st.IdleConns()), metric.WithAttributes(attribute.String("state", "idle")))
+		o.ObserveInt64(gauge, int64(st.MaxConns()), metric.WithAttributes(attribute.String("state", "max")))
+		return nil
+	}, gauge)
+	if err != nil {
+		return err
+	}
 	e.logger.Info("mcppg exporter started",
 		zap.String("host", poolCfg.ConnConfig.Host), zap.String("database", poolCfg.ConnConfig.Database),
 		zap.String("schema", e.cfg.Schema), zap.Int32("max_conns", poolCfg.MaxConns))
@@ -106,7 +135,7 @@ func (e *pgExporter) openPool(_ context.Context, _ component.Host) error {
 
 func (e *pgExporter) pushTraces(ctx context.Context, td ptrace.Traces) error {
 	var b rowBatch
-	appendTraces(&b, td)
+	appendTraces(&b, td, e.payloads)
 	return classifyError(e.writer.commitBatch(ctx, &b))
 }
 
@@ -119,8 +148,10 @@ func (e *pgExporter) pushMetrics(ctx context.Context, md pmetric.Metrics) error 
 func (e *pgExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
 	var b rowBatch
 	appendLogs(&b, ld)
-	if b.unmapped > 0 {
+	err := classifyError(e.writer.commitBatch(ctx, &b))
+	if err == nil && b.unmapped > 0 {
+		e.telemetry.ExporterMcppgRecordsUnmapped.Add(ctx, int64(b.unmapped))
 		e.logger.Debug("dropped log records of no known kind", zap.Int("records", b.unmapped))
 	}
-	return classifyError(e.writer.commitBatch(ctx, &b))
+	return err
 }

@@ -302,10 +302,7 @@ func TestStartWithDatabaseDown(t *testing.T) {
 func TestReplayInsertsNothingTwice(t *testing.T) {
 	ctx := context.Background()
 	pool := testPool(t)
-	cfg := testConfig(testDB.DSN, "replay")
-	e := newPGExporter(cfg, exportertest.NewNopSettings(metadata.Type))
-	require.NoError(t, e.start(ctx, componenttest.NewNopHost()))
-	defer func() { require.NoError(t, e.shutdown(ctx)) }()
+	e := startDirect(t, "replay")
 
 	require.NoError(t, e.pushTraces(ctx, routerTraces(0, 100)))
 	require.NoError(t, e.pushTraces(ctx, routerTraces(0, 100)))

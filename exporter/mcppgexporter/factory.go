@@ -48,24 +48,38 @@ func createDefaultConfig() component.Config {
 		BackOffConfig: retry,
 		Schema:        "mcp",
 		ApplySchema:   true,
+		ToolPayloads: ToolPayloadsConfig{
+			RedactKeys: []string{"password", "passwd", "secret", "token", "access_token", "refresh_token",
+				"api_key", "apikey", "authorization", "cookie", "credentials", "private_key"},
+			MaxBytes: 65536,
+		},
 	}
 }
 
 func createTracesExporter(ctx context.Context, set exporter.Settings, cfg component.Config) (exporter.Traces, error) {
 	c := cfg.(*Config)
-	e := sharedExporter(c, set)
+	e, err := sharedExporter(c, set)
+	if err != nil {
+		return nil, err
+	}
 	return exporterhelper.NewTraces(ctx, set, cfg, e.pushTraces, helperOptions(c, e)...)
 }
 
 func createLogsExporter(ctx context.Context, set exporter.Settings, cfg component.Config) (exporter.Logs, error) {
 	c := cfg.(*Config)
-	e := sharedExporter(c, set)
+	e, err := sharedExporter(c, set)
+	if err != nil {
+		return nil, err
+	}
 	return exporterhelper.NewLogs(ctx, set, cfg, e.pushLogs, helperOptions(c, e)...)
 }
 
 func createMetricsExporter(ctx context.Context, set exporter.Settings, cfg component.Config) (exporter.Metrics, error) {
 	c := cfg.(*Config)
-	e := sharedExporter(c, set)
+	e, err := sharedExporter(c, set)
+	if err != nil {
+		return nil, err
+	}
 	return exporterhelper.NewMetrics(ctx, set, cfg, e.pushMetrics, helperOptions(c, e)...)
 }
 

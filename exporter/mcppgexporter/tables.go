@@ -3,6 +3,7 @@ package mcppgexporter
 import (
 	"encoding/hex"
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 
@@ -35,6 +36,7 @@ const (
 	mcpServer
 	sessionRecord
 	metricPoint
+	toolCallPayload
 	numTables
 )
 
@@ -66,6 +68,9 @@ var tables = [numTables]table{
 	circuitBreakerEvent: {name: "circuit_breaker_event", columns: []string{
 		"ts", "event_id", "server_key", "from_state", "to_state", "failure_count", "reason",
 		"service_name", "adjusted_count", "attributes",
+	}},
+	toolCallPayload: {name: "tool_call_payload", columns: []string{
+		"ts", "trace_id", "span_id", "arguments", "result",
 	}},
 	metricPoint: {name: "metric_point", columns: []string{
 		"ts", "metric_name", "series_id", "metric_type", "temporality", "is_monotonic", "unit", "start_ts",
@@ -191,7 +196,8 @@ func strOrNil(m pcommon.Map, key string) any {
 	return s
 }
 
-// intOrNil returns an integer attribute (or a string holding one), else nil.
+// intOrNil returns an integer attribute (a double is truncated, a string
+// holding an integer is parsed), else nil.
 func intOrNil(m pcommon.Map, key string) any {
 	v, ok := m.Get(key)
 	if !ok {
@@ -201,7 +207,13 @@ func intOrNil(m pcommon.Map, key string) any {
 	case pcommon.ValueTypeInt:
 		return v.Int()
 	case pcommon.ValueTypeDouble:
-		return int64(v.Double())
+		if f := v.Double(); f >= math.MinInt64 && f <= math.MaxInt64 {
+			return int64(f)
+		}
+	case pcommon.ValueTypeStr:
+		if n, err := strconv.ParseInt(v.Str(), 10, 64); err == nil {
+			return n
+		}
 	}
 	return nil
 }

@@ -5,26 +5,27 @@ import (
 	"math"
 	"strconv"
 
-	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/mcp-bridge/otelcol-mcp/mcpconv"
 )
 
-var routingPromoted = keySet(
+// Tool arguments and results are left out of every attributes column: they
+// reach tool_call_payload only, redacted, when tool_payloads is enabled.
+var routingPromoted = keySet(mcpconv.ToolArguments, mcpconv.ToolResult,
 	mcpconv.MethodName, mcpconv.ToolName, mcpconv.ResourceURI, mcpconv.SessionID,
 	mcpconv.JSONRPCRequestID, mcpconv.ServerKey, mcpconv.Strategy, mcpconv.Attempt,
 	mcpconv.ErrorType, mcpconv.RPCResponseStatusCode, mcpconv.ProtocolVersion,
 	mcpconv.NetworkTransport, mcpconv.ClientAddress,
 )
 
-var toolCallPromoted = keySet(
+var toolCallPromoted = keySet(mcpconv.ToolArguments, mcpconv.ToolResult,
 	mcpconv.MethodName, mcpconv.ToolName, mcpconv.ToolCallID, mcpconv.SessionID,
 	mcpconv.JSONRPCRequestID, mcpconv.ServerKey, mcpconv.ServerAddress, mcpconv.Attempt,
 	mcpconv.ErrorType, mcpconv.RPCResponseStatusCode, mcpconv.OperationName,
 )
 
-var spanErrorPromoted = keySet(
+var spanErrorPromoted = keySet(mcpconv.ToolArguments, mcpconv.ToolResult,
 	mcpconv.JSONRPCRequestID, mcpconv.SessionID, mcpconv.ServerKey, mcpconv.MethodName,
 	mcpconv.ToolName, mcpconv.ErrorType,
 )
@@ -58,7 +59,7 @@ const (
 
 // appendTraces maps every span onto its rows: routing spans and tool calls
 // onto their tables, and failures of any span onto error_log.
-func appendTraces(b *rowBatch, td ptrace.Traces) {
+func appendTraces(b *rowBatch, td ptrace.Traces, payloads *payloadOptions) {
 	rss := td.ResourceSpans()
 	for i := 0; i < rss.Len(); i++ {
 		rs := rss.At(i)
@@ -78,6 +79,9 @@ func appendTraces(b *rowBatch, td ptrace.Traces) {
 					b.add(routingLog, routingRow(span, res))
 				case mcpconv.KindToolCall:
 					b.add(toolCallRecord, toolCallRow(span, res))
+					if payloads.enabled {
+						appendToolPayload(b, span, payloads)
+					}
 				}
 				appendSpanErrors(b, span, res)
 			}
@@ -93,9 +97,8 @@ func spanProblem(span ptrace.Span) string {
 	case span.EndTimestamp() < span.StartTimestamp():
 		return "span ends before it starts"
 	}
-	if v, ok := span.Attributes().Get(mcpconv.Attempt); ok && v.Type() == pcommon.ValueTypeInt &&
-		(v.Int() < math.MinInt32 || v.Int() > math.MaxInt32) {
-		return mcpconv.Attempt + ": " + strconv.FormatInt(v.Int(), 10) + " is out of range for integer"
+	if n, ok := intOrNil(span.Attributes(), mcpconv.Attempt).(int64); ok && (n < math.MinInt32 || n > math.MaxInt32) {
+		return mcpconv.Attempt + ": " + strconv.FormatInt(n, 10) + " is out of range for integer"
 	}
 	return ""
 }
@@ -193,6 +196,18 @@ func toolCallRow(span ptrace.Span, res resourceColumns) []any {
 		spanAdjustedCount(span),
 		attributesJSON(attrs, toolCallPromoted),
 	}
+}
+
+// appendToolPayload stores the redacted arguments and result of a tool call.
+func appendToolPayload(b *rowBatch, span ptrace.Span, payloads *payloadOptions) {
+	args := payloads.payloadJSON(span.Attributes(), mcpconv.ToolArguments)
+	result := payloads.payloadJSON(span.Attributes(), mcpconv.ToolResult)
+	if args == nil && result == nil {
+		return
+	}
+	b.add(toolCallPayload, []any{
+		timestampOf(span.StartTimestamp()), traceIDBytes(span.TraceID()), spanIDBytes(span.SpanID()), args, result,
+	})
 }
 
 // appendSpanErrors adds one error_log row per exception event of the span,

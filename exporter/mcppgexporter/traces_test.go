@@ -63,7 +63,7 @@ func TestRoutingRowEveryColumn(t *testing.T) {
 	span.TraceState().FromRaw("ot=th:c") // kept with probability 1/4
 
 	var b rowBatch
-	appendTraces(&b, td)
+	appendTraces(&b, td, &payloadOptions{})
 
 	require.Len(t, b.rows[routingLog], 1)
 	assert.Equal(t, []any{
@@ -150,7 +150,7 @@ func TestToolCallRowAndExceptions(t *testing.T) {
 	ev.Attributes().PutStr(mcpconv.ExceptionStacktrace, "goroutine 1 [running]")
 
 	var b rowBatch
-	appendTraces(&b, td)
+	appendTraces(&b, td, &payloadOptions{})
 
 	require.Len(t, b.rows[toolCallRecord], 1)
 	assert.Equal(t, []any{
@@ -182,7 +182,7 @@ func TestSpansWithoutATable(t *testing.T) {
 	list.Attributes().PutStr(mcpconv.MethodName, "tools/list")
 
 	var b rowBatch
-	appendTraces(&b, td)
+	appendTraces(&b, td, &payloadOptions{})
 	assert.Equal(t, 0, b.len())
 }
 

@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/exporter/exportertest"
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -19,7 +20,16 @@ import (
 // startDirect starts an exporter without queue, pushing straight to schemaName.
 func startDirect(t *testing.T, schemaName string) *pgExporter {
 	t.Helper()
-	e := newPGExporter(testConfig(testDB.DSN, schemaName), exportertest.NewNopSettings(metadata.Type))
+	return startDirectWith(t, schemaName, componenttest.NewNopTelemetrySettings())
+}
+
+// startDirectWith is startDirect reporting its own telemetry to telemetry.
+func startDirectWith(t *testing.T, schemaName string, telemetry component.TelemetrySettings) *pgExporter {
+	t.Helper()
+	set := exportertest.NewNopSettings(metadata.Type)
+	set.TelemetrySettings = telemetry
+	e, err := newPGExporter(testConfig(testDB.DSN, schemaName), set)
+	require.NoError(t, err)
 	require.NoError(t, e.start(context.Background(), componenttest.NewNopHost()))
 	t.Cleanup(func() { require.NoError(t, e.shutdown(context.Background())) })
 	return e

@@ -8,12 +8,16 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
+	"github.com/mcp-bridge/otelcol-mcp/exporter/mcppgexporter/internal/metadata"
 	"github.com/mcp-bridge/otelcol-mcp/schema"
 )
 
@@ -35,11 +39,15 @@ type pgWriter struct {
 	upsertSQL [numTables]string // merges one row of an upsert table
 
 	rejectSQL string
+
+	telemetry *metadata.TelemetryBuilder
+	tableAttr [numTables]metric.AddOption // table=<name>, built once
 }
 
-func newPGWriter(pool *pgxpool.Pool, schemaName string, applySchema bool, logger *zap.Logger) *pgWriter {
-	w := &pgWriter{pool: pool, schemaName: schemaName, applySchema: applySchema, logger: logger}
+func newPGWriter(pool *pgxpool.Pool, schemaName string, applySchema bool, logger *zap.Logger, telemetry *metadata.TelemetryBuilder) *pgWriter {
+	w := &pgWriter{pool: pool, schemaName: schemaName, applySchema: applySchema, logger: logger, telemetry: telemetry}
 	for id, t := range tables {
+		w.tableAttr[id] = metric.WithAttributeSet(attribute.NewSet(attribute.String("table", t.name)))
 		w.target[id] = pgx.Identifier{schemaName, t.name}
 		target := w.target[id].Sanitize()
 		stage := pgx.Identifier{"mcp_stage_" + t.name}.Sanitize()
@@ -106,6 +114,16 @@ const (
 	isolatePath
 )
 
+var writePathNames = [...]string{fastPath: "fast", dedupePath: "dedupe", isolatePath: "isolate"}
+
+// writeResult is what one committed batch did, for the telemetry.
+type writeResult struct {
+	written   [numTables]int64
+	duplicate [numTables]int64
+	refused   [numTables]int64 // rows the database refused, now in rejected
+	rejected  []rejection
+}
+
 // commitBatch writes every row of b in one transaction, trying the fast path
 // first and falling back as the error asks.
 func (w *pgWriter) commitBatch(ctx context.Context, b *rowBatch) error {
@@ -113,23 +131,59 @@ func (w *pgWriter) commitBatch(ctx context.Context, b *rowBatch) error {
 		return nil
 	}
 	if err := w.ensureSchema(ctx); err != nil {
+		w.recordFailure(ctx, err)
 		return err
 	}
-	err := w.writeBatch(ctx, b, fastPath)
+	start := time.Now()
+	mode := fastPath
+	res, err := w.writeBatch(ctx, b, mode)
 	if isUniqueViolation(err) {
 		w.logger.Debug("batch overlaps committed rows; writing through the dedupe path", zap.Error(err))
-		err = w.writeBatch(ctx, b, dedupePath)
+		mode = dedupePath
+		res, err = w.writeBatch(ctx, b, mode)
 	}
 	if isBadData(err) {
 		w.logger.Warn("batch holds rows the database refuses; isolating them into rejected_event", zap.Error(err))
-		err = w.writeBatch(ctx, b, isolatePath)
+		mode = isolatePath
+		res, err = w.writeBatch(ctx, b, mode)
 	}
-	return err
+	if err != nil {
+		w.recordFailure(ctx, err)
+		return err
+	}
+	w.recordCommit(ctx, mode, time.Since(start), res)
+	return nil
 }
 
-func (w *pgWriter) writeBatch(ctx context.Context, b *rowBatch, mode writeMode) error {
-	return pgx.BeginFunc(ctx, w.pool, func(tx pgx.Tx) error {
-		rejected := b.rejected
+func (w *pgWriter) recordFailure(ctx context.Context, err error) {
+	w.telemetry.ExporterMcppgCommitFailures.Add(ctx, 1,
+		metric.WithAttributes(attribute.Bool("retryable", !isBadData(err))))
+}
+
+func (w *pgWriter) recordCommit(ctx context.Context, mode writeMode, took time.Duration, res writeResult) {
+	t := w.telemetry
+	path := metric.WithAttributeSet(attribute.NewSet(attribute.String("path", writePathNames[mode])))
+	t.ExporterMcppgCommitDuration.Record(ctx, took.Seconds(), path)
+	if mode != fastPath {
+		t.ExporterMcppgBatchFallbacks.Add(ctx, 1, path)
+	}
+	for id := range tables {
+		if n := res.written[id]; n > 0 {
+			t.ExporterMcppgRowsWritten.Add(ctx, n, w.tableAttr[id])
+		}
+		if n := res.duplicate[id]; n > 0 {
+			t.ExporterMcppgRowsDuplicate.Add(ctx, n, w.tableAttr[id])
+		}
+	}
+	for _, r := range res.rejected {
+		t.ExporterMcppgRowsRejected.Add(ctx, 1, metric.WithAttributes(attribute.String("table", r.table)))
+	}
+}
+
+func (w *pgWriter) writeBatch(ctx context.Context, b *rowBatch, mode writeMode) (writeResult, error) {
+	var res writeResult
+	err := pgx.BeginFunc(ctx, w.pool, func(tx pgx.Tx) error {
+		res = writeResult{rejected: b.rejected}
 		for id := range tables {
 			rows := b.rows[id]
 			if len(rows) == 0 {
@@ -137,78 +191,86 @@ func (w *pgWriter) writeBatch(ctx context.Context, b *rowBatch, mode writeMode) 
 			}
 			var err error
 			switch mode {
-			case fastPath:
-				err = w.writeRows(ctx, tx, tableID(id), rows, false)
-			case dedupePath:
-				err = w.writeRows(ctx, tx, tableID(id), rows, true)
+			case fastPath, dedupePath:
+				res.written[id], err = w.writeRows(ctx, tx, tableID(id), rows, mode == dedupePath)
 			case isolatePath:
-				rejected, err = w.isolateRows(ctx, tx, tableID(id), rows, rejected)
+				err = w.isolateRows(ctx, tx, tableID(id), rows, &res)
 			}
 			if err != nil {
 				return err
 			}
+			res.duplicate[id] = int64(len(rows)) - res.written[id] - res.refused[id]
 		}
-		return w.copyRejected(ctx, tx, rejected)
+		return w.copyRejected(ctx, tx, res.rejected)
 	})
+	return res, err
 }
 
 // writeRows writes the rows of one table: upsert tables statement by
 // statement, the others by COPY, straight into the table or through the
-// staging table that skips rows already there.
-func (w *pgWriter) writeRows(ctx context.Context, tx pgx.Tx, id tableID, rows [][]any, dedupe bool) error {
+// staging table that skips rows already there. It returns the rows inserted
+// (or merged, for upsert tables).
+func (w *pgWriter) writeRows(ctx context.Context, tx pgx.Tx, id tableID, rows [][]any, dedupe bool) (int64, error) {
 	name := tables[id].name
 	switch {
 	case w.upsertSQL[id] != "":
-		return w.upsertRows(ctx, tx, id, rows)
+		return int64(len(rows)), w.upsertRows(ctx, tx, id, rows)
 	case !dedupe:
-		if _, err := tx.CopyFrom(ctx, w.target[id], tables[id].columns, pgx.CopyFromRows(rows)); err != nil {
-			return fmt.Errorf("copy into %s: %w", name, err)
+		n, err := tx.CopyFrom(ctx, w.target[id], tables[id].columns, pgx.CopyFromRows(rows))
+		if err != nil {
+			return 0, fmt.Errorf("copy into %s: %w", name, err)
 		}
-		return nil
+		return n, nil
 	}
 	if _, err := tx.Exec(ctx, w.stageSQL[id]); err != nil {
-		return fmt.Errorf("prepare staging table for %s: %w", name, err)
+		return 0, fmt.Errorf("prepare staging table for %s: %w", name, err)
 	}
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{w.stageName[id]}, tables[id].columns, pgx.CopyFromRows(rows)); err != nil {
-		return fmt.Errorf("copy into staging table for %s: %w", name, err)
+		return 0, fmt.Errorf("copy into staging table for %s: %w", name, err)
 	}
-	if _, err := tx.Exec(ctx, w.mergeSQL[id]); err != nil {
-		return fmt.Errorf("merge into %s: %w", name, err)
+	tag, err := tx.Exec(ctx, w.mergeSQL[id])
+	if err != nil {
+		return 0, fmt.Errorf("merge into %s: %w", name, err)
 	}
-	return nil
+	return tag.RowsAffected(), nil
 }
 
 // isolateRows writes rows under a savepoint; when the database refuses them
 // as bad data it splits them in halves and tries each, down to single rows,
-// which are added to rejected. Any other error ends the transaction.
-func (w *pgWriter) isolateRows(ctx context.Context, tx pgx.Tx, id tableID, rows [][]any, rejected []rejection) ([]rejection, error) {
+// which are added to res.rejected. Any other error ends the transaction.
+func (w *pgWriter) isolateRows(ctx context.Context, tx pgx.Tx, id tableID, rows [][]any, res *writeResult) error {
 	sp, err := tx.Begin(ctx)
 	if err != nil {
-		return rejected, err
+		return err
 	}
-	err = w.writeRows(ctx, sp, id, rows, true)
+	n, err := w.writeRows(ctx, sp, id, rows, true)
 	if err == nil {
-		return rejected, sp.Commit(ctx)
+		if err = sp.Commit(ctx); err == nil {
+			res.written[id] += n
+		}
+		return err
 	}
 	if rbErr := sp.Rollback(ctx); rbErr != nil {
-		return rejected, rbErr
+		return rbErr
 	}
 	if !isBadData(err) {
-		return rejected, err
+		return err
 	}
 	if len(rows) == 1 {
 		var pgErr *pgconn.PgError
 		errors.As(err, &pgErr)
-		return append(rejected, rejection{
+		res.rejected = append(res.rejected, rejection{
 			table: tables[id].name, sqlstate: pgErr.Code, reason: refusalReason(pgErr),
 			payload: rowPayload(tables[id].columns, rows[0]),
-		}), nil
+		})
+		res.refused[id]++
+		return nil
 	}
 	half := len(rows) / 2
-	if rejected, err = w.isolateRows(ctx, tx, id, rows[:half], rejected); err != nil {
-		return rejected, err
+	if err = w.isolateRows(ctx, tx, id, rows[:half], res); err != nil {
+		return err
 	}
-	return w.isolateRows(ctx, tx, id, rows[half:], rejected)
+	return w.isolateRows(ctx, tx, id, rows[half:], res)
 }
 
 // refusalReason is what the database said about a refused row.
