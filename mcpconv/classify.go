@@ -66,7 +66,7 @@ func ParseKind(name string) (Kind, bool) {
 // errors, see IsFailedSpan).
 func ClassifySpan(span ptrace.Span) Kind {
 	method, ok := span.Attributes().Get(MethodName)
-	if !ok {
+	if !ok || method.AsString() == "" {
 		return KindOther
 	}
 	switch span.Kind() {
@@ -86,7 +86,7 @@ func IsFailedSpan(span ptrace.Span) bool {
 		return true
 	}
 	v, ok := span.Attributes().Get(ErrorType)
-	return ok && v.Str() != ""
+	return ok && v.AsString() != ""
 }
 
 // LogEventName returns the event name of a log record: the EventName field,
@@ -142,7 +142,7 @@ func IsFailedLog(lr plog.LogRecord) bool {
 		return true
 	}
 	attrs := lr.Attributes()
-	if v, ok := attrs.Get(ErrorType); ok && v.Str() != "" {
+	if v, ok := attrs.Get(ErrorType); ok && v.AsString() != "" {
 		return true
 	}
 	switch LogEventName(lr) {

@@ -92,6 +92,7 @@ CREATE TABLE error_log (
     ts               timestamptz      NOT NULL,
     event_id         text             NOT NULL,
     source           text             NOT NULL,
+    event_name       text,
     trace_id         bytea,
     span_id          bytea,
     request_id       text,

@@ -20,6 +20,17 @@ import (
 //go:embed *.sql
 var migrationFiles embed.FS
 
+// PartitionedTables are the tables of the schema that are RANGE partitioned
+// on ts, each with a DEFAULT partition; TestPartitionedTablesMatchDDL keeps
+// this list equal to what the migrations create.
+var PartitionedTables = map[string]struct{}{
+	"routing_log": {}, "tool_call_record": {}, "tool_call_payload": {}, "error_log": {},
+	"health_check_record": {}, "lb_decision": {}, "circuit_breaker_event": {}, "metric_point": {},
+}
+
+// DefaultPartition names the DEFAULT partition of a partitioned table.
+func DefaultPartition(table string) string { return table + "_default" }
+
 // Migration is one numbered SQL file.
 type Migration struct {
 	Version  int

@@ -151,3 +151,24 @@ func mustChecksum(t *testing.T, version int) string {
 	t.Fatalf("no migration %d", version)
 	return ""
 }
+
+func TestPartitionedTablesMatchDDL(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	pool := testPool(t)
+	_, err := Apply(ctx, pool, "partitioned")
+	require.NoError(t, err)
+	rows, err := pool.Query(ctx, `SELECT c.relname, d.relname FROM pg_partitioned_table pt
+		JOIN pg_class c ON c.oid = pt.partrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+		JOIN pg_class d ON d.oid = pt.partdefid WHERE n.nspname = 'partitioned'`)
+	require.NoError(t, err)
+	got := map[string]struct{}{}
+	for rows.Next() {
+		var table, def string
+		require.NoError(t, rows.Scan(&table, &def))
+		require.Equal(t, DefaultPartition(table), def)
+		got[table] = struct{}{}
+	}
+	require.NoError(t, rows.Err())
+	require.Equal(t, PartitionedTables, got)
+}

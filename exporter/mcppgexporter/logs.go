@@ -14,7 +14,10 @@ import (
 
 // Keys every log row leaves out of its attributes: they are the row's
 // identity, kind or weight.
-var logCommon = []string{mcpconv.EventID, mcpconv.EventNameAttr, mcpconv.SamplingThreshold}
+// Tool arguments and results belong to spans and tool_call_payload only:
+// they are kept out of every log row too.
+var logCommon = []string{mcpconv.EventID, mcpconv.EventNameAttr, mcpconv.SamplingThreshold,
+	mcpconv.ToolArguments, mcpconv.ToolResult}
 
 var (
 	healthPromoted = keySet(append([]string{mcpconv.ServerKey, mcpconv.HealthStatus, mcpconv.HealthCheck,
@@ -337,6 +340,7 @@ func logErrorRow(r logRecord) []any {
 		r.ts,
 		r.eventID(),
 		sourceLog,
+		textOrNil(r.eventName),
 		traceIDBytes(r.lr.TraceID()),
 		spanIDBytes(r.lr.SpanID()),
 		r.str(mcpconv.JSONRPCRequestID),

@@ -142,7 +142,7 @@ func TestLogRows(t *testing.T) {
 				lr.Attributes().PutStr(mcpconv.ServerKey, "weather-1")
 			},
 			table: errorLog,
-			want: []any{ts, "err-1", "log", nil, nil, nil, nil, "weather-1", nil, nil, "parse_error",
+			want: []any{ts, "err-1", "log", nil, nil, nil, nil, nil, "weather-1", nil, nil, "parse_error",
 				"upstream returned malformed JSON", nil, int16(17), "ERROR", "mcp-router", 1.0, nil},
 		},
 	}

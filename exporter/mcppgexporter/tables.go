@@ -53,7 +53,7 @@ var tables = [numTables]table{
 		"status_message", "error_type", "rpc_status_code", "service_name", "adjusted_count", "attributes",
 	}},
 	errorLog: {name: "error_log", columns: []string{
-		"ts", "event_id", "source", "trace_id", "span_id", "request_id", "session_id", "server_key",
+		"ts", "event_id", "source", "event_name", "trace_id", "span_id", "request_id", "session_id", "server_key",
 		"method", "tool_name", "error_type", "message", "stacktrace", "severity_number",
 		"severity_text", "service_name", "adjusted_count", "attributes",
 	}},
@@ -93,7 +93,7 @@ var tables = [numTables]table{
 		health_status = CASE WHEN EXCLUDED.health_changed_at IS NOT NULL AND (t.health_changed_at IS NULL OR EXCLUDED.health_changed_at >= t.health_changed_at) THEN EXCLUDED.health_status ELSE t.health_status END,
 		health_changed_at = GREATEST(t.health_changed_at, EXCLUDED.health_changed_at),
 		updated_at = GREATEST(t.updated_at, EXCLUDED.updated_at),
-		service_name = COALESCE(EXCLUDED.service_name, t.service_name),
+		service_name = CASE WHEN EXCLUDED.updated_at >= t.updated_at THEN COALESCE(EXCLUDED.service_name, t.service_name) ELSE COALESCE(t.service_name, EXCLUDED.service_name) END,
 		attributes = CASE WHEN EXCLUDED.updated_at >= t.updated_at THEN COALESCE(EXCLUDED.attributes, t.attributes) ELSE t.attributes END`},
 	sessionRecord: {name: "session_record", columns: []string{
 		"session_id", "transport", "protocol_version", "client_address", "server_key", "started_at",
@@ -108,7 +108,7 @@ var tables = [numTables]table{
 		last_seen_at = GREATEST(t.last_seen_at, EXCLUDED.last_seen_at),
 		request_count = GREATEST(t.request_count, EXCLUDED.request_count),
 		error_count = GREATEST(t.error_count, EXCLUDED.error_count),
-		close_reason = COALESCE(EXCLUDED.close_reason, t.close_reason),
+		close_reason = CASE WHEN EXCLUDED.last_seen_at >= t.last_seen_at THEN COALESCE(EXCLUDED.close_reason, t.close_reason) ELSE COALESCE(t.close_reason, EXCLUDED.close_reason) END,
 		service_name = COALESCE(t.service_name, EXCLUDED.service_name),
 		attributes = CASE WHEN EXCLUDED.last_seen_at >= t.last_seen_at THEN COALESCE(EXCLUDED.attributes, t.attributes) ELSE t.attributes END`},
 }

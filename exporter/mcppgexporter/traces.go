@@ -248,6 +248,7 @@ func spanErrorRow(span ptrace.Span, res resourceColumns, ts any, eventID, source
 		ts,
 		eventID,
 		source,
+		nil, // event_name: spans have none
 		traceIDBytes(span.TraceID()),
 		spanIDBytes(span.SpanID()),
 		strOrNil(spanAttrs, mcpconv.JSONRPCRequestID),

@@ -101,6 +101,7 @@ func TestRoutingRowEveryColumn(t *testing.T) {
 		testStart.Add(42*time.Millisecond + 7*time.Microsecond),
 		"4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
 		"span_status",
+		nil,
 		testTraceID[:],
 		testSpanID[:],
 		"17",
@@ -163,7 +164,7 @@ func TestToolCallRowAndExceptions(t *testing.T) {
 	// the failed status adds none.
 	require.Len(t, b.rows[errorLog], 1)
 	assert.Equal(t, []any{
-		testStart.Add(2 * time.Millisecond), "4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-1", "exception",
+		testStart.Add(2 * time.Millisecond), "4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-1", "exception", nil,
 		testTraceID[:], testSpanID[:], "req-9", nil, "weather-1", "tools/call", "get_weather",
 		"connection_refused", "dial tcp: connection refused", "goroutine 1 [running]", nil, nil, "mcp-router", 1.0,
 		[]byte(`{"exception.type":"net.OpError"}`),

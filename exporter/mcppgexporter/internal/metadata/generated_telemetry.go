@@ -43,7 +43,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings) (*TelemetryBuilde
 		metric.WithUnit("{row}"))
 	errs = errors.Join(errs, err)
 	b.ExporterMcppgRecordsUnmapped, err = b.meter.Int64Counter("otelcol_exporter_mcppg_records_unmapped",
-		metric.WithDescription("Log records of no known kind and below ERROR severity, dropped."),
+		metric.WithDescription("Log records of no known kind that are not errors (below ERROR severity, no exception.type), dropped."),
 		metric.WithUnit("{record}"))
 	errs = errors.Join(errs, err)
 	b.ExporterMcppgBatchFallbacks, err = b.meter.Int64Counter("otelcol_exporter_mcppg_batch_fallbacks",
