@@ -203,6 +203,16 @@ UNION ALL
 (SELECT to_char(ts AT TIME ZONE 'UTC', 'HH24:MI:SS.MS'), method, tool_name, server_key, status, duration_us
    FROM $schema.routing_log WHERE service_instance = '$instance' AND status = 'error' ORDER BY ts DESC LIMIT 3)"
 
+echo
+echo "Partitions (made by the partitionmgr extension; DEFAULT holds rows outside them):"
+psql "$MCP_PG_DSN" -X -q -v ON_ERROR_STOP=1 -P footer=off -c "
+SELECT p.relname AS table, count(*) FILTER (WHERE c.relname <> p.relname || '_default') AS partitions,
+       min(c.relname) FILTER (WHERE c.relname <> p.relname || '_default') AS first,
+       max(c.relname) FILTER (WHERE c.relname <> p.relname || '_default') AS last
+  FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent
+  JOIN pg_namespace n ON n.oid = p.relnamespace
+ WHERE n.nspname = '$schema' AND p.relkind = 'p' GROUP BY p.relname ORDER BY 1"
+
 # --- stop ----------------------------------------------------------------------
 say "stopping the collector"
 stop_collector

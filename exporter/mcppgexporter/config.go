@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/config/configopaque"
 	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/config/configretry"
@@ -30,8 +31,12 @@ type Config struct {
 	// MaxConns caps the connection pool; 0 means sending_queue.num_consumers
 	// (1 without a queue), never above 50.
 	MaxConns int32 `mapstructure:"max_conns"`
-	// ApplySchema applies the schema/ migrations before the first write.
+	// ApplySchema applies the schema/ migrations before the first write;
+	// ignored when PartitionManager is set (the manager owns the schema).
 	ApplySchema bool `mapstructure:"apply_schema"`
+	// PartitionManager names a partitionmgr extension: the exporter waits
+	// for it to apply the schema and asks it for missing partitions.
+	PartitionManager *component.ID `mapstructure:"partition_manager"`
 	// ToolPayloads stores tool-call arguments and results (opt-in).
 	ToolPayloads ToolPayloadsConfig `mapstructure:"tool_payloads"`
 

@@ -23,6 +23,7 @@ func TestLoadConfig(t *testing.T) {
 	require.NoError(t, err)
 
 	storageID := component.MustNewID("file_storage")
+	managerID := component.MustNewID("partitionmgr")
 	customQueue := exporterhelper.NewDefaultQueueConfig()
 	customQueue.StorageID = &storageID
 	customQueue.NumConsumers = 8
@@ -53,14 +54,15 @@ func TestLoadConfig(t *testing.T) {
 		{
 			id: component.NewIDWithName(metadata.Type, "custom"),
 			want: &Config{
-				TimeoutConfig: exporterhelper.TimeoutConfig{Timeout: 10 * time.Second},
-				QueueConfig:   configoptional.Some(customQueue),
-				BackOffConfig: customRetry,
-				DSN:           "postgres://router:secret@db.internal:5432/telemetry?sslmode=require",
-				Schema:        "router_telemetry",
-				MaxConns:      8,
-				ApplySchema:   false,
-				ToolPayloads:  ToolPayloadsConfig{Enabled: true, RedactKeys: []string{"password", "ssn"}, MaxBytes: 1024},
+				TimeoutConfig:    exporterhelper.TimeoutConfig{Timeout: 10 * time.Second},
+				QueueConfig:      configoptional.Some(customQueue),
+				BackOffConfig:    customRetry,
+				DSN:              "postgres://router:secret@db.internal:5432/telemetry?sslmode=require",
+				Schema:           "router_telemetry",
+				MaxConns:         8,
+				ApplySchema:      false,
+				ToolPayloads:     ToolPayloadsConfig{Enabled: true, RedactKeys: []string{"password", "ssn"}, MaxBytes: 1024},
+				PartitionManager: &managerID,
 			},
 		},
 		{

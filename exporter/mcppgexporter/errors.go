@@ -40,6 +40,11 @@ func isBadData(err error) bool {
 	return false
 }
 
+func isMissingPartitionError(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && isMissingPartition(pgErr)
+}
+
 // isMissingPartition recognises a row that fits no partition (no DEFAULT
 // partition either): PostgreSQL reports it as a check violation.
 func isMissingPartition(pgErr *pgconn.PgError) bool {

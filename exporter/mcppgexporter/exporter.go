@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/mcp-bridge/otelcol-mcp/exporter/mcppgexporter/internal/metadata"
+	"github.com/mcp-bridge/otelcol-mcp/extension/partitionmgr"
 )
 
 // pgExporter owns the connection pool and the writer; the traces, logs and
@@ -103,10 +104,14 @@ func (e *pgExporter) shutdown(context.Context) error {
 
 // openPool creates the pool without connecting: the collector starts while
 // PostgreSQL is down, and the data waits on the sending queue until it is back.
-func (e *pgExporter) openPool(_ context.Context, _ component.Host) error {
+func (e *pgExporter) openPool(_ context.Context, host component.Host) error {
 	poolCfg, err := pgxpool.ParseConfig(string(e.cfg.DSN))
 	if err != nil {
 		return fmt.Errorf("dsn: %w", err)
+	}
+	manager, err := e.partitionManager(host)
+	if err != nil {
+		return err
 	}
 	poolCfg.MaxConns = e.cfg.poolSize()
 	poolCfg.MinConns = 0
@@ -115,7 +120,7 @@ func (e *pgExporter) openPool(_ context.Context, _ component.Host) error {
 		return err
 	}
 	e.pool = pool
-	e.writer = newPGWriter(pool, e.cfg.Schema, e.cfg.ApplySchema, e.logger, e.telemetry)
+	e.writer = newPGWriter(pool, e.cfg.Schema, e.cfg.ApplySchema, manager, e.logger, e.telemetry)
 	gauge := e.telemetry.ExporterMcppgPoolConnections
 	e.poolStats, err = e.telemetry.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		st := pool.Stat()
@@ -131,6 +136,27 @@ func (e *pgExporter) openPool(_ context.Context, _ component.Host) error {
 		zap.String("host", poolCfg.ConnConfig.Host), zap.String("database", poolCfg.ConnConfig.Database),
 		zap.String("schema", e.cfg.Schema), zap.Int32("max_conns", poolCfg.MaxConns))
 	return nil
+}
+
+// partitionManager finds the configured partitionmgr extension, nil when
+// none is configured.
+func (e *pgExporter) partitionManager(host component.Host) (partitionmgr.Manager, error) {
+	id := e.cfg.PartitionManager
+	if id == nil {
+		return nil, nil
+	}
+	ext, ok := host.GetExtensions()[*id]
+	if !ok {
+		return nil, fmt.Errorf("partition_manager: extension %q is not running (list it under service::extensions)", id)
+	}
+	manager, ok := ext.(partitionmgr.Manager)
+	if !ok {
+		return nil, fmt.Errorf("partition_manager: extension %q is not a partitionmgr", id)
+	}
+	if manager.Schema() != e.cfg.Schema {
+		return nil, fmt.Errorf("partition_manager: extension %q manages schema %q, but this exporter writes to %q", id, manager.Schema(), e.cfg.Schema)
+	}
+	return manager, nil
 }
 
 func (e *pgExporter) pushTraces(ctx context.Context, td ptrace.Traces) error {

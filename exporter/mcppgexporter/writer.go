@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/mcp-bridge/otelcol-mcp/exporter/mcppgexporter/internal/metadata"
+	"github.com/mcp-bridge/otelcol-mcp/extension/partitionmgr"
 	"github.com/mcp-bridge/otelcol-mcp/schema"
 )
 
@@ -27,6 +28,7 @@ type pgWriter struct {
 	pool        *pgxpool.Pool
 	schemaName  string
 	applySchema bool
+	manager     partitionmgr.Manager // nil without a partition manager
 	logger      *zap.Logger
 
 	schemaMu    sync.Mutex
@@ -44,8 +46,10 @@ type pgWriter struct {
 	tableAttr [numTables]metric.AddOption // table=<name>, built once
 }
 
-func newPGWriter(pool *pgxpool.Pool, schemaName string, applySchema bool, logger *zap.Logger, telemetry *metadata.TelemetryBuilder) *pgWriter {
-	w := &pgWriter{pool: pool, schemaName: schemaName, applySchema: applySchema, logger: logger, telemetry: telemetry}
+func newPGWriter(pool *pgxpool.Pool, schemaName string, applySchema bool, manager partitionmgr.Manager,
+	logger *zap.Logger, telemetry *metadata.TelemetryBuilder,
+) *pgWriter {
+	w := &pgWriter{pool: pool, schemaName: schemaName, applySchema: applySchema, manager: manager, logger: logger, telemetry: telemetry}
 	for id, t := range tables {
 		w.tableAttr[id] = metric.WithAttributeSet(attribute.NewSet(attribute.String("table", t.name)))
 		w.target[id] = pgx.Identifier{schemaName, t.name}
@@ -78,8 +82,19 @@ func quoteAll(names []string) []string {
 	return out
 }
 
-// ensureSchema applies the migrations once, before the first write.
+// errSchemaNotReady is the retryable answer while a partition manager has
+// not applied the schema yet: the batch waits on the sending queue.
+var errSchemaNotReady = errors.New("the partition manager has not applied the schema yet")
+
+// ensureSchema makes sure the schema exists before the first write: a
+// partition manager applies it, else the exporter does, once.
 func (w *pgWriter) ensureSchema(ctx context.Context) error {
+	if w.manager != nil {
+		if !w.manager.SchemaReady() {
+			return errSchemaNotReady
+		}
+		return nil
+	}
 	if !w.applySchema || w.schemaReady.Load() {
 		return nil
 	}
@@ -137,6 +152,14 @@ func (w *pgWriter) commitBatch(ctx context.Context, b *rowBatch) error {
 	start := time.Now()
 	mode := fastPath
 	res, err := w.writeBatch(ctx, b, mode)
+	if isMissingPartitionError(err) && w.manager != nil {
+		w.logger.Info("a row has no partition; asking the partition manager for it", zap.Error(err))
+		if ensureErr := w.ensurePartitions(ctx, b); ensureErr != nil {
+			w.recordFailure(ctx, ensureErr)
+			return errors.Join(err, ensureErr)
+		}
+		res, err = w.writeBatch(ctx, b, mode)
+	}
 	if isUniqueViolation(err) {
 		w.logger.Debug("batch overlaps committed rows; writing through the dedupe path", zap.Error(err))
 		mode = dedupePath
@@ -312,6 +335,26 @@ func (w *pgWriter) copyRejected(ctx context.Context, tx pgx.Tx, rejected []rejec
 	}
 	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
 		return fmt.Errorf("insert into rejected_event: %w", err)
+	}
+	return nil
+}
+
+// ensurePartitions asks the partition manager for the partitions holding
+// every row of the batch's partitioned tables (ts is their first column).
+func (w *pgWriter) ensurePartitions(ctx context.Context, b *rowBatch) error {
+	for id, t := range tables {
+		if _, partitioned := schema.PartitionedTables[t.name]; !partitioned || len(b.rows[id]) == 0 {
+			continue
+		}
+		times := make([]time.Time, 0, len(b.rows[id]))
+		for _, row := range b.rows[id] {
+			if ts, ok := row[0].(time.Time); ok {
+				times = append(times, ts)
+			}
+		}
+		if err := w.manager.EnsurePartitions(ctx, t.name, times...); err != nil {
+			return fmt.Errorf("ensure partitions of %s: %w", t.name, err)
+		}
 	}
 	return nil
 }
