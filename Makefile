@@ -6,6 +6,7 @@
 #   make lint      gofmt -l (must print nothing) and go vet ./...
 #   make run       PostgreSQL + build, then run the collector in the foreground
 #   make demo      PostgreSQL + build, then scripts/demo.sh
+#   make bench     exporter, commit-floor and query benchmarks (bench/)
 #   make clean     stop the private PostgreSQL cluster (if pg-up.sh started one),
 #                  remove build/ bin/ .run/ (.pgdata/ is kept; delete it by hand)
 
@@ -37,7 +38,7 @@ export MCP_PG_HOST MCP_PG_PORT
 MCP_TEST_ADMIN_DSN ?= postgres://postgres@$(MCP_PG_HOST):$(MCP_PG_PORT)/postgres?sslmode=disable
 export MCP_TEST_ADMIN_DSN
 
-.PHONY: build ocb validate test lint run demo clean pg-up pg-down
+.PHONY: build ocb validate test lint run demo clean pg-up pg-down bench
 
 # Install the pinned ocb when ./bin/builder is missing or reports another version
 # (`builder version` prints to stderr).
@@ -84,6 +85,12 @@ run: pg-up build
 
 demo: pg-up build
 	bash scripts/demo.sh
+
+# Benchmarks whose figures go into docs/benchmarks.md and docs/queries.md.
+bench: pg-up
+	bash bench/exporter.sh
+	bash bench/commit_floor.sh
+	bash bench/queries.sh
 
 clean:
 	bash scripts/pg-down.sh

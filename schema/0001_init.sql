@@ -40,7 +40,7 @@ CREATE TABLE routing_log_default PARTITION OF routing_log DEFAULT;
 CREATE INDEX routing_log_request_id_idx ON routing_log (request_id, session_id);
 CREATE INDEX routing_log_server_ts_idx ON routing_log (server_key, ts);
 CREATE INDEX routing_log_failures_idx ON routing_log (ts) WHERE failed;
-CREATE INDEX routing_log_ts_brin ON routing_log USING brin (ts);
+CREATE INDEX routing_log_ts_idx ON routing_log (ts);
 
 -- Upstream tool calls: one row per CLIENT tools/call span, linked to its routed
 -- request by trace id and request id. Daily partitions.
