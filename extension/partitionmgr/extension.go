@@ -208,7 +208,7 @@ func (pm *partitionManager) run(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
-			pm.logger.Warn("partition maintenance failed; retrying", zap.Stringer("job", next), zap.Error(err),
+			pm.logger.Warn("partition maintenance failed; retrying", zap.Stringer("task", next), zap.Error(err),
 				zap.Duration("retry_in", pm.cfg.RetryInterval))
 			componentstatus.ReportStatus(pm.host, componentstatus.NewRecoverableErrorEvent(err))
 			due[next] = ranAt.Add(pm.cfg.RetryInterval)
@@ -234,7 +234,7 @@ func (pm *partitionManager) runJob(ctx context.Context, j job, now time.Time) er
 		return err
 	}
 	if !leader {
-		pm.logger.Debug("another collector runs partition maintenance", zap.Stringer("job", j))
+		pm.logger.Debug("another collector runs partition maintenance", zap.Stringer("task", j))
 		pm.recordRun(ctx, j, "skipped")
 		return nil
 	}
@@ -309,7 +309,7 @@ func (pm *partitionManager) recordCreated(ctx context.Context, table string, cre
 
 func (pm *partitionManager) recordRun(ctx context.Context, j job, result string) {
 	pm.telemetry.PartitionmgrRuns.Add(context.WithoutCancel(ctx), 1,
-		metric.WithAttributes(attribute.String("job", j.String()), attribute.String("result", result)))
+		metric.WithAttributes(attribute.String("task", j.String()), attribute.String("result", result)))
 }
 
 func tableAttr(table string) metric.AddOption {
@@ -325,7 +325,7 @@ func (pm *partitionManager) registerGauges() (metric.Registration, error) {
 			o.ObserveInt64(t.PartitionmgrRowsInDefault, n, metric.WithAttributes(attribute.String("table", table)))
 		}
 		for j, at := range pm.lastSuccess {
-			o.ObserveInt64(t.PartitionmgrLastSuccess, at.Unix(), metric.WithAttributes(attribute.String("job", j.String())))
+			o.ObserveInt64(t.PartitionmgrLastSuccess, at.Unix(), metric.WithAttributes(attribute.String("task", j.String())))
 		}
 		ready := int64(0)
 		if pm.ready.Load() {

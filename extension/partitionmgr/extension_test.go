@@ -164,7 +164,7 @@ func (tm *testManager) runs(t *testing.T) map[string]int64 {
 		return out
 	}
 	for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
-		j, _ := dp.Attributes.Value("job")
+		j, _ := dp.Attributes.Value("task")
 		r, _ := dp.Attributes.Value("result")
 		out[j.AsString()+"/"+r.AsString()] += dp.Value
 	}

@@ -33,13 +33,13 @@ func NewTelemetryBuilder(settings component.TelemetrySettings) (*TelemetryBuilde
 		metric.WithDescription("Rows moved out of a DEFAULT partition into a new partition."), metric.WithUnit("{row}"))
 	errs = errors.Join(errs, err)
 	b.PartitionmgrRuns, err = b.meter.Int64Counter("otelcol_partitionmgr_runs",
-		metric.WithDescription("Maintenance runs, by job and result (ok, failed, skipped)."), metric.WithUnit("{run}"))
+		metric.WithDescription("Maintenance runs, by task (create, expire) and result (ok, failed, skipped)."), metric.WithUnit("{run}"))
 	errs = errors.Join(errs, err)
 	b.PartitionmgrRowsInDefault, err = b.meter.Int64ObservableGauge("otelcol_partitionmgr_rows_in_default",
 		metric.WithDescription("Rows waiting in the DEFAULT partition, as of the last run."), metric.WithUnit("{row}"))
 	errs = errors.Join(errs, err)
 	b.PartitionmgrLastSuccess, err = b.meter.Int64ObservableGauge("otelcol_partitionmgr_last_success",
-		metric.WithDescription("Unix time of the last successful run of each job."), metric.WithUnit("s"))
+		metric.WithDescription("Unix time of the last successful run of each task."), metric.WithUnit("s"))
 	errs = errors.Join(errs, err)
 	b.PartitionmgrSchemaReady, err = b.meter.Int64ObservableGauge("otelcol_partitionmgr_schema_ready",
 		metric.WithDescription("1 once the schema migrations are applied, else 0."), metric.WithUnit("1"))
