@@ -36,8 +36,8 @@ type sample struct {
 	rng        *rand.Rand
 	end        time.Time
 	days       int
-	requestIDs []string
-	toolCalls  []string // request ids that have a tool call
+	requestIDs []requestRef
+	toolCalls  []requestRef // requests that have a tool call
 	servers    []string
 	errorTypes []string
 }
@@ -48,8 +48,11 @@ func (s *sample) randomHour() time.Time {
 
 // queries are the look-ups of docs/queries.md, in its order.
 var queries = []query{
-	{name: "routed request by request id", sql: `SELECT * FROM mcp.routing_log WHERE request_id = $1`,
-		args: func(s *sample) []any { return []any{s.requestIDs[s.rng.IntN(len(s.requestIDs))]} }},
+	{name: "routed request by request id, day known", sql: `SELECT * FROM mcp.routing_log
+		WHERE request_id = $1 AND ts >= $2 AND ts < $2::timestamptz + interval '1 day'`,
+		args: func(s *sample) []any { r := s.request(); return []any{r.id, r.day} }},
+	{name: "routed request by request id, any time", sql: `SELECT * FROM mcp.routing_log WHERE request_id = $1`,
+		args: func(s *sample) []any { return []any{s.request().id} }},
 	{name: "routed requests in a time range (one hour, latest 100)", sql: `SELECT ts, method, tool_name, server_key, status, duration_us
 		FROM mcp.routing_log WHERE ts >= $1 AND ts < $1::timestamptz + interval '1 hour' ORDER BY ts DESC LIMIT 100`,
 		args: func(s *sample) []any { return []any{s.randomHour()} }},
@@ -65,11 +68,21 @@ var queries = []query{
 	{name: "healthy servers of the registry", sql: `SELECT server_key, name, url, health_status, updated_at
 		FROM mcp.mcp_server WHERE registered AND health_status = 'healthy'`,
 		args: func(*sample) []any { return nil }},
-	{name: "a tool call with its routing row", sql: `SELECT r.ts, r.method, r.server_key, t.tool_name, t.duration_us, t.status
-		FROM mcp.routing_log r JOIN mcp.tool_call_record t ON t.trace_id = r.trace_id
-		WHERE r.request_id = $1`,
-		args: func(s *sample) []any { return []any{s.toolCalls[s.rng.IntN(len(s.toolCalls))]} }},
+	{name: "a routed request with its tool calls, day known", sql: `SELECT r.ts, r.method, r.server_key, t.tool_name, t.duration_us, t.status
+		FROM mcp.routing_log r JOIN mcp.tool_call_record t
+		  ON t.trace_id = r.trace_id AND t.ts >= r.ts AND t.ts < r.ts + interval '10 minutes'
+		WHERE r.request_id = $1 AND r.ts >= $2 AND r.ts < $2::timestamptz + interval '1 day'`,
+		args: func(s *sample) []any { r := s.toolCall(); return []any{r.id, r.day} }},
 }
+
+// requestRef is a request id and the start of its day.
+type requestRef struct {
+	id  string
+	day time.Time
+}
+
+func (s *sample) request() requestRef  { return s.requestIDs[s.rng.IntN(len(s.requestIDs))] }
+func (s *sample) toolCall() requestRef { return s.toolCalls[s.rng.IntN(len(s.toolCalls))] }
 
 func main() {
 	admin := flag.String("admin-dsn", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "DSN of a role that may create databases")
@@ -124,11 +137,16 @@ func run(admin string, rows, days, runs int, keep bool) error {
 		count(ctx, pool, "mcp.routing_log"), days, start.Format("2006-01-02"), end.Format("2006-01-02"),
 		count(ctx, pool, "mcp.tool_call_record"), count(ctx, pool, "mcp.error_log"), took.Round(time.Second))
 
+	var perRow float64
+	_ = pool.QueryRow(ctx, `SELECT sum(pg_total_relation_size(i.inhrelid))::float8 / (SELECT count(*) FROM mcp.routing_log)
+		FROM pg_inherits i WHERE i.inhparent = 'mcp.routing_log'::regclass`).Scan(&perRow)
+	fmt.Printf("routing_log takes %.0f bytes per row, table and indexes together.\n\n", perRow)
+
 	s := &sample{rng: rand.New(rand.NewPCG(1, 2)), end: end, days: days}
-	if s.requestIDs, err = strings1(ctx, pool, "SELECT request_id FROM mcp.routing_log TABLESAMPLE SYSTEM (0.1) LIMIT 1000"); err != nil {
+	if s.requestIDs, err = requestRefs(ctx, pool, "mcp.routing_log"); err != nil {
 		return err
 	}
-	if s.toolCalls, err = strings1(ctx, pool, "SELECT request_id FROM mcp.tool_call_record TABLESAMPLE SYSTEM (0.1) LIMIT 1000"); err != nil {
+	if s.toolCalls, err = requestRefs(ctx, pool, "mcp.tool_call_record"); err != nil {
 		return err
 	}
 	if s.servers, err = strings1(ctx, pool, "SELECT DISTINCT server_key FROM mcp.mcp_server"); err != nil {
@@ -194,6 +212,20 @@ func strings1(ctx context.Context, pool *pgxpool.Pool, sql string) ([]string, er
 		return nil, err
 	}
 	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// requestRefs samples request ids of a table with the UTC day they fall on.
+func requestRefs(ctx context.Context, pool *pgxpool.Pool, table string) ([]requestRef, error) {
+	rows, err := pool.Query(ctx, "SELECT request_id, date_trunc('day', ts AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' FROM "+
+		table+" TABLESAMPLE SYSTEM (0.1) LIMIT 1000")
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (requestRef, error) {
+		var ref requestRef
+		err := r.Scan(&ref.id, &ref.day)
+		return ref, err
+	})
 }
 
 func explain(ctx context.Context, conn *pgxpool.Conn, sql string, args []any) (string, error) {
