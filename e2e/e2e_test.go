@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -29,10 +30,15 @@ import (
 // it the tests build one with `make build`.
 const BinaryEnv = "OTELCOL_MCP_BIN"
 
+// ConfigEnv names the variable holding the collector configuration to run;
+// without it the tests run the repository's otelcol-config.yaml.
+const ConfigEnv = "OTELCOL_MCP_CONFIG"
+
 var (
-	testDB   *pgtest.Database
-	binary   string
-	repoRoot string
+	testDB     *pgtest.Database
+	binary     string
+	configPath string
+	repoRoot   string
 )
 
 func TestMain(m *testing.M) {
@@ -62,6 +68,13 @@ func setup() error {
 	if _, err := os.Stat(binary); err != nil {
 		return fmt.Errorf("collector binary: %w", err)
 	}
+	configPath = os.Getenv(ConfigEnv)
+	if configPath == "" {
+		configPath = filepath.Join(repoRoot, "otelcol-config.yaml")
+	}
+	if _, err := os.Stat(configPath); err != nil {
+		return fmt.Errorf("collector config: %w", err)
+	}
 	db, err := pgtest.CreateDatabase("mcp_e2e_test")
 	if err != nil {
 		return err
@@ -73,7 +86,7 @@ func setup() error {
 // collector is a running build/otelcol-mcp.
 type collector struct {
 	cmd      *exec.Cmd
-	log      *bytes.Buffer
+	log      *lockedBuffer
 	grpcAddr string
 }
 
@@ -85,13 +98,14 @@ func freePort(t *testing.T) string {
 	return l.Addr().String()
 }
 
-// startCollector runs the distribution with the default config, pointed at
-// schemaName, with the extra environment given, and waits for its health check.
+// startCollector runs the distribution with the default config (or the one
+// ConfigEnv names), pointed at schemaName, with the extra environment given,
+// and waits for its health check.
 func startCollector(t *testing.T, schemaName string, env ...string) *collector {
 	t.Helper()
-	c := &collector{log: &bytes.Buffer{}, grpcAddr: freePort(t)}
+	c := &collector{log: &lockedBuffer{}, grpcAddr: freePort(t)}
 	health := freePort(t)
-	c.cmd = exec.Command(binary, "--config", filepath.Join(repoRoot, "otelcol-config.yaml"))
+	c.cmd = exec.Command(binary, "--config", configPath)
 	c.cmd.Env = append(os.Environ(),
 		"MCP_PG_DSN="+testDB.DSN,
 		"MCP_PG_SCHEMA="+schemaName,
@@ -190,4 +204,23 @@ func waitForCounts(t *testing.T, schemaName string, want map[string]int) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// lockedBuffer is the collector's output: written by exec's copying
+// goroutine while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

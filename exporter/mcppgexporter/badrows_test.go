@@ -2,6 +2,9 @@ package mcppgexporter
 
 import (
 	"context"
+	"math/rand/v2"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,11 +15,22 @@ import (
 	"github.com/mcp-bridge/otelcol-mcp/mcpconv"
 )
 
+// incompressible is n characters PostgreSQL cannot compress below an index
+// entry's limit.
+func incompressible(n int) string {
+	rng := rand.New(rand.NewPCG(7, 7))
+	var b strings.Builder
+	for b.Len() < n {
+		b.WriteString(strconv.FormatUint(rng.Uint64(), 36))
+	}
+	return b.String()[:n]
+}
+
 type refusal struct {
 	Table, SQLState, Reason string
 }
 
-// TestBadRowsAreIsolated sends a batch of 200 routed requests in which four
+// TestBadRowsAreIsolated sends a batch of 200 routed requests in which six
 // spans are bad in different ways: each lands in rejected_event with its
 // reason, every other row commits, and a replay of the batch adds nothing.
 func TestBadRowsAreIsolated(t *testing.T) {
@@ -31,12 +45,13 @@ func TestBadRowsAreIsolated(t *testing.T) {
 	spans.At(2*99).Attributes().PutInt(mcpconv.Attempt, 3_000_000_000)                           // out of range for integer
 	spans.At(2*140 + 1).SetStartTimestamp(0)                                                     // tool call without a start time
 	spans.At(2*141 + 1).SetEndTimestamp(pcommon.NewTimestampFromTime(testStart.Add(-time.Hour))) // ends before it starts
+	spans.At(2*180).Attributes().PutStr(mcpconv.ServerKey, incompressible(20000))                // too large for an index entry
 
 	require.NoError(t, e.pushTraces(ctx, td))
 	require.NoError(t, e.pushTraces(ctx, td), "a replay of the same batch")
 
 	pool := testPool(t)
-	assert.Equal(t, map[string]int{"routing_log": n - 3, "tool_call_record": n - 2, "error_log": failuresIn(0, n) - 1, "rejected_event": 5},
+	assert.Equal(t, map[string]int{"routing_log": n - 4, "tool_call_record": n - 2, "error_log": failuresIn(0, n) - 1, "rejected_event": 6},
 		map[string]int{
 			"routing_log":      countRows(ctx, t, pool, "bad_rows", "routing_log"),
 			"tool_call_record": countRows(ctx, t, pool, "bad_rows", "tool_call_record"),
@@ -57,6 +72,7 @@ func TestBadRowsAreIsolated(t *testing.T) {
 		{Table: "routing_log", Reason: "mcp.router.attempt: 3000000000 is out of range for integer"},
 		{Table: "tool_call_record", Reason: "span start time is unset"},
 		{Table: "tool_call_record", Reason: "span ends before it starts"},
+		{Table: "routing_log", SQLState: "54000", Reason: "index row requires 20024 bytes, maximum size is 8191"},
 		{Table: "routing_log", SQLState: "22021", Reason: `invalid byte sequence for encoding "UTF8": 0x00 [COPY mcp_stage_routing_log, line 1, column session_id]`},
 		{Table: "routing_log", SQLState: "22P05", Reason: "unsupported Unicode escape sequence: \\u0000 cannot be converted to text. " +
 			`[JSON data, line 1: {"tenant":"acme","note":"bad ` + "\ufffd\ufffd" + ` utf-8 \u0000...; COPY mcp_stage_routing_log, line 1, column attributes]`},

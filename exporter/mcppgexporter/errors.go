@@ -10,7 +10,8 @@ import (
 
 // classifyError decides what exporterhelper does with a failed batch. Bad data
 // (SQLSTATE classes 22 and 23, but for a replay's unique violation and the
-// "no partition of relation found for row" check violation) can never succeed
+// "no partition of relation found for row" check violation, and 54000, a
+// value too large for an index entry) can never succeed
 // and is permanent; everything else - connection loss, timeouts, server
 // shutdown (08, 57P, 53), a schema not there yet - is retried, so the data
 // waits on the sending queue instead of being dropped.
@@ -35,6 +36,10 @@ func isBadData(err error) bool {
 	case isMissingPartition(pgErr):
 		return false
 	case strings.HasPrefix(pgErr.Code, "22"), strings.HasPrefix(pgErr.Code, "23"):
+		return true
+	case pgErr.Code == "54000":
+		// program_limit_exceeded: a value too large for an index entry;
+		// the row can never be stored as it is.
 		return true
 	}
 	return false

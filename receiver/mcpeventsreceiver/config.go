@@ -1,0 +1,96 @@
+package mcpeventsreceiver
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"go.opentelemetry.io/collector/config/confighttp"
+)
+
+// Limits of the configuration values.
+const (
+	// maxFieldLengthCeiling keeps identifiers under PostgreSQL's btree limit
+	// (about 2700 bytes per index entry): server_key, session_id, ids and the
+	// like are indexed columns, and a longer value would fail the insert.
+	maxFieldLengthCeiling  = 2048
+	maxTextLengthCeiling   = 16 << 20
+	maxEventsCeiling       = 1_000_000
+	minRetryAfter          = time.Second
+	maxRetryAfter          = time.Hour
+	defaultEndpoint        = "localhost:4320"
+	defaultMaxEvents       = 10_000
+	defaultMaxFieldLength  = 1024
+	defaultMaxTextLength   = 65536
+	defaultRetryAfter      = 5 * time.Second
+	defaultMaxRequestBytes = 20 << 20
+)
+
+// Config defines the configuration of the mcpevents receiver.
+type Config struct {
+	// ServerConfig is the HTTP server: endpoint, TLS, auth, CORS,
+	// max_request_body_size, compression_algorithms, timeouts.
+	confighttp.ServerConfig `mapstructure:",squash"`
+
+	// MaxEventsPerRequest refuses (413) a request holding more events.
+	MaxEventsPerRequest int `mapstructure:"max_events_per_request"`
+	// MaxFieldLength is the longest string, in bytes, of an identifier or
+	// other short field (server_key, session_id, tool, attribute keys, ...).
+	MaxFieldLength int `mapstructure:"max_field_length"`
+	// MaxTextLength is the longest free text, in bytes: messages, stack
+	// traces, tool arguments and results, attribute values.
+	MaxTextLength int `mapstructure:"max_text_length"`
+	// RetryAfter is sent in the Retry-After header of a 503 answer, when the
+	// pipeline refused the events (memory limiter, full queue).
+	RetryAfter time.Duration `mapstructure:"retry_after"`
+
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+// Validate checks the receiver's own fields; confighttp validates its own.
+func (cfg *Config) Validate() error {
+	var errs error
+	if cfg.NetAddr.Endpoint == "" {
+		errs = errors.Join(errs, fmt.Errorf("endpoint: must be set, e.g. %s", defaultEndpoint))
+	}
+	if cfg.MaxEventsPerRequest < 1 || cfg.MaxEventsPerRequest > maxEventsCeiling {
+		errs = errors.Join(errs, fmt.Errorf("max_events_per_request: %d must be between 1 and %d",
+			cfg.MaxEventsPerRequest, maxEventsCeiling))
+	}
+	if cfg.MaxFieldLength < 1 || cfg.MaxFieldLength > maxFieldLengthCeiling {
+		errs = errors.Join(errs, fmt.Errorf("max_field_length: %d must be between 1 and %d (indexed columns)",
+			cfg.MaxFieldLength, maxFieldLengthCeiling))
+	}
+	if cfg.MaxTextLength < cfg.MaxFieldLength || cfg.MaxTextLength > maxTextLengthCeiling {
+		errs = errors.Join(errs, fmt.Errorf("max_text_length: %d must be between max_field_length (%d) and %d",
+			cfg.MaxTextLength, cfg.MaxFieldLength, maxTextLengthCeiling))
+	}
+	if cfg.RetryAfter < minRetryAfter || cfg.RetryAfter > maxRetryAfter {
+		errs = errors.Join(errs, fmt.Errorf("retry_after: %s must be between %s and %s",
+			cfg.RetryAfter, minRetryAfter, maxRetryAfter))
+	}
+	if cfg.MaxRequestBodySize < 0 {
+		errs = errors.Join(errs, fmt.Errorf("max_request_body_size: %d must not be negative (0 for the default, %d)",
+			cfg.MaxRequestBodySize, defaultMaxRequestBytes))
+	}
+	return errs
+}
+
+// bodyLimit is the effective max_request_body_size (confighttp's default
+// when unset).
+func (cfg *Config) bodyLimit() int64 {
+	if cfg.MaxRequestBodySize > 0 {
+		return cfg.MaxRequestBodySize
+	}
+	return defaultMaxRequestBytes
+}
+
+// limits are what the decoder enforces per request.
+func (cfg *Config) limits() decodeLimits {
+	return decodeLimits{
+		maxEvents:      cfg.MaxEventsPerRequest,
+		maxFieldLength: cfg.MaxFieldLength,
+		maxTextLength:  cfg.MaxTextLength,
+	}
+}

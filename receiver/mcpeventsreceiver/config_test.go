@@ -1,0 +1,109 @@
+package mcpeventsreceiver
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/config/configauth"
+	"go.opentelemetry.io/collector/config/confighttp"
+	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/config/configtls"
+	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/confmap/confmaptest"
+
+	"github.com/mcp-bridge/otelcol-mcp/receiver/mcpeventsreceiver/internal/metadata"
+)
+
+func TestLoadConfig(t *testing.T) {
+	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
+	require.NoError(t, err)
+
+	custom := createDefaultConfig().(*Config)
+	custom.NetAddr.Endpoint = "0.0.0.0:9320"
+	custom.MaxRequestBodySize = 1 << 20
+	custom.CompressionAlgorithms = []string{"", "gzip", "zstd"}
+	custom.IncludeMetadata = true
+	custom.Auth = configoptional.Some(confighttp.AuthConfig{
+		Config: configauth.Config{AuthenticatorID: component.MustNewID("bearertokenauth")},
+	})
+	custom.CORS = configoptional.Some(confighttp.CORSConfig{AllowedOrigins: []string{"https://console.example.com"}})
+	tls := configtls.NewDefaultServerConfig()
+	tls.CertFile = "/etc/otelcol/tls/server.crt"
+	tls.KeyFile = "/etc/otelcol/tls/server.key"
+	custom.TLS = configoptional.Some(tls)
+	custom.MaxEventsPerRequest = 500
+	custom.MaxFieldLength = 256
+	custom.MaxTextLength = 8192
+	custom.RetryAfter = 30 * time.Second
+
+	tests := []struct {
+		id      component.ID
+		want    *Config
+		wantErr string
+	}{
+		{id: component.NewID(metadata.Type), want: createDefaultConfig().(*Config)},
+		{id: component.NewIDWithName(metadata.Type, "custom"), want: custom},
+		{
+			id:      component.NewIDWithName(metadata.Type, "missing_endpoint"),
+			wantErr: "endpoint: must be set, e.g. localhost:4320",
+		},
+		{
+			id:      component.NewIDWithName(metadata.Type, "too_many_events"),
+			wantErr: "max_events_per_request: 2000000 must be between 1 and 1000000",
+		},
+		{
+			id:      component.NewIDWithName(metadata.Type, "long_fields"),
+			wantErr: "max_field_length: 4096 must be between 1 and 2048 (indexed columns)",
+		},
+		{
+			id:      component.NewIDWithName(metadata.Type, "text_shorter_than_fields"),
+			wantErr: "max_text_length: 100 must be between max_field_length (512) and 16777216",
+		},
+		{
+			id:      component.NewIDWithName(metadata.Type, "retry_after_too_short"),
+			wantErr: "retry_after: 100ms must be between 1s and 1h0m0s",
+		},
+		{
+			id: component.NewIDWithName(metadata.Type, "everything_wrong"),
+			wantErr: "endpoint: must be set, e.g. localhost:4320\n" +
+				"max_events_per_request: 0 must be between 1 and 1000000\n" +
+				"max_field_length: 0 must be between 1 and 2048 (indexed columns)\n" +
+				"max_text_length: -1 must be between max_field_length (0) and 16777216\n" +
+				"retry_after: 2h0m0s must be between 1s and 1h0m0s\n" +
+				"max_request_body_size: -5 must not be negative (0 for the default, 20971520)",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.id.String(), func(t *testing.T) {
+			cfg := createDefaultConfig()
+			sub, err := cm.Sub(tt.id.String())
+			require.NoError(t, err)
+			require.NoError(t, sub.Unmarshal(cfg))
+			err = confmap.Validate(cfg)
+			if tt.wantErr != "" {
+				require.EqualError(t, err, tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, cfg)
+		})
+	}
+}
+
+func TestConfigStruct(t *testing.T) {
+	require.NoError(t, componenttest.CheckConfigStruct(createDefaultConfig()))
+}
+
+func TestDefaultConfig(t *testing.T) {
+	cfg := createDefaultConfig().(*Config)
+	assert.Equal(t, "localhost:4320", cfg.NetAddr.Endpoint)
+	assert.Equal(t, int64(20<<20), cfg.bodyLimit())
+	assert.Equal(t, decodeLimits{maxEvents: 10000, maxFieldLength: 1024, maxTextLength: 65536}, cfg.limits())
+	assert.Equal(t, 5*time.Second, cfg.RetryAfter)
+	require.NoError(t, cfg.Validate())
+}
