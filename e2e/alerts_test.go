@@ -93,7 +93,7 @@ func TestAlertRulesUseRealMetrics(t *testing.T) {
 	dsn, err := proxy.DSNThrough(testDB.DSN)
 	require.NoError(t, err)
 	metricsAddr := freePort(t)
-	c := startCollector(t, "e2e_alerts", "MCP_PG_DSN="+dsn, "MCP_METRICS_PORT="+portOf(metricsAddr))
+	c := startCollector(t, "e2e_alerts", append(keepEverySampledEvent, "MCP_PG_DSN="+dsn, "MCP_METRICS_PORT="+portOf(metricsAddr))...)
 	conn := c.dial(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

@@ -113,6 +113,7 @@ func startCollector(t *testing.T, schemaName string, env ...string) *collector {
 		"MCP_OTLP_GRPC_ENDPOINT="+c.grpcAddr,
 		"MCP_OTLP_HTTP_ENDPOINT="+freePort(t),
 		"MCP_HEALTH_ENDPOINT="+health,
+		"MCP_EVENTS_ENDPOINT="+freePort(t),
 		"MCP_METRICS_PORT="+portOf(freePort(t)),
 	)
 	c.cmd.Env = append(c.cmd.Env, env...)

@@ -29,9 +29,6 @@ import (
 // request stores nothing; a retry stores nothing twice; the README's curl
 // examples do what the README says.
 
-// eventsKeepAll keeps every sampled event, as the tests count rows.
-var eventsKeepAll = []string{"MCP_SAMPLE_HEALTH_CHECK_PERCENT=100", "MCP_SAMPLE_LB_DECISION_PERCENT=100"}
-
 // eventsReceiverDir holds the receiver's README and its bearer-token overlay.
 func eventsReceiverDir() string { return filepath.Join(repoRoot, "receiver", "mcpeventsreceiver") }
 
@@ -65,7 +62,7 @@ func startEventsCollector(t *testing.T, schemaName, overlay string, env ...strin
 		configPath = path
 		defer func() { configPath = saved }()
 	}
-	env = append(append(env, eventsKeepAll...),
+	env = append(append(env, keepEverySampledEvent...),
 		"MCP_EVENTS_ENDPOINT="+c.eventsAddr, "MCP_METRICS_PORT="+portOf(c.metricsAddr))
 	c.collector = startCollector(t, schemaName, env...)
 	return c

@@ -166,7 +166,7 @@ func routerMetrics() pmetric.Metrics {
 func TestEveryTableThroughTheDistribution(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	c := startCollector(t, "e2e_every_table", "MCP_TOOL_PAYLOADS=true")
+	c := startCollector(t, "e2e_every_table", append(keepEverySampledEvent, "MCP_TOOL_PAYLOADS=true")...)
 	conn := c.dial(t)
 
 	_, err := ptraceotlp.NewGRPCClient(conn).Export(ctx, ptraceotlp.NewExportRequestFromTraces(routedRequests(10)))

@@ -47,6 +47,9 @@ const (
 	// SamplingThreshold is the OpenTelemetry consistent-probability threshold
 	// (hex, as in tracestate ot=th) applied to a log record.
 	SamplingThreshold = "sampling.threshold"
+	// SamplingRandomness is explicit randomness (hex, as in tracestate
+	// ot=rv) for consistent sampling of a log record.
+	SamplingRandomness = "sampling.randomness"
 )
 
 // Router attributes under mcp.router.*.

@@ -17,7 +17,11 @@ import (
 // Tool arguments and results belong to spans and tool_call_payload only:
 // they are kept out of every log row too.
 var logCommon = []string{mcpconv.EventID, mcpconv.EventNameAttr, mcpconv.SamplingThreshold,
-	mcpconv.ToolArguments, mcpconv.ToolResult}
+	mcpconv.SamplingRandomness, mcpconv.ToolArguments, mcpconv.ToolResult}
+
+// samplingKeys change with the sampling configuration, not with the event:
+// an event's hash leaves them out, so it keeps its key through any sampler.
+var samplingKeys = keySet(mcpconv.SamplingThreshold, mcpconv.SamplingRandomness)
 
 var (
 	healthPromoted = keySet(append([]string{mcpconv.ServerKey, mcpconv.HealthStatus, mcpconv.HealthCheck,
@@ -103,7 +107,7 @@ func (r logRecord) eventID() string {
 	putUint64(h, uint64(r.lr.SeverityNumber()))
 	_, _ = h.WriteString(r.eventName)
 	_, _ = h.WriteString(r.lr.Body().AsString())
-	if js, ok := attributesJSON(r.attrs, nil).([]byte); ok {
+	if js, ok := attributesJSON(r.attrs, samplingKeys).([]byte); ok {
 		_, _ = h.Write(js)
 	}
 	return "h-" + strconv.FormatUint(h.Sum64(), 16)

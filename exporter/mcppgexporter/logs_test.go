@@ -197,6 +197,12 @@ func TestLogEventIDIsStable(t *testing.T) {
 	assert.Equal(t, id, again.rows[circuitBreakerEvent][0][1], "the same record hashes to the same event id")
 	assert.Regexp(t, `^h-[0-9a-f]+$`, id)
 
+	sampled := build()
+	sampled.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0).Attributes().PutStr(mcpconv.SamplingThreshold, "8")
+	var weighted rowBatch
+	appendLogs(&weighted, sampled)
+	assert.Equal(t, id, weighted.rows[circuitBreakerEvent][0][1], "a sampler's weight does not change the event's key")
+
 	ld := build()
 	ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0).Attributes().PutStr(mcpconv.BreakerToState, mcpconv.BreakerOpen)
 	var other rowBatch
