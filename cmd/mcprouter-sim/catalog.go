@@ -2,7 +2,11 @@ package main
 
 import (
 	"fmt"
+	"math"
+	"math/rand/v2"
 	"time"
+
+	"github.com/mcp-bridge/otelcol-mcp/instrumentation"
 )
 
 // domain is a family of upstream MCP servers offering the same tools; the
@@ -71,29 +75,64 @@ const strategyRoundRobin = "round_robin"
 // upstreamTimeout is how long the router waits for an upstream answer.
 const upstreamTimeout = 10 * time.Second
 
-// Values of error.type (the JSON-RPC error code as a string, tool_error for a
-// CallToolResult with isError, timeout when the upstream did not answer).
-const (
-	errorTypeToolError = "tool_error"
-	errorTypeTimeout   = "timeout"
-)
+// failure is one way an operation fails, with its share.
+type failure = weighted[func(tool, server string) error]
 
 // toolCallFailures are the ways an upstream tools/call fails.
-var toolCallFailures = []weighted[Failure]{
-	{40, Failure{ErrorType: errorTypeToolError, Message: "tool reported an error: upstream API rate limit exceeded"}},
-	{25, Failure{ErrorType: "-32603", StatusCode: "-32603", Message: "Internal error"}},
-	{20, Failure{ErrorType: errorTypeTimeout, Message: "no response from upstream within " + upstreamTimeout.String()}},
-	{15, Failure{ErrorType: "-32602", StatusCode: "-32602", Message: "Invalid params: missing required argument"}},
+var toolCallFailures = []failure{
+	{40, func(tool, _ string) error {
+		return &instrumentation.ToolError{Tool: tool, Message: "tool reported an error: upstream API rate limit exceeded"}
+	}},
+	{25, func(string, string) error { return &instrumentation.RPCError{Code: -32603, Message: "Internal error"} }},
+	{20, func(_, server string) error { return &TimeoutError{Server: server, After: upstreamTimeout} }},
+	{15, func(string, string) error {
+		return &instrumentation.RPCError{Code: -32602, Message: "Invalid params: missing required argument"}
+	}},
 }
 
-// routerFailures are the ways the router itself answers other methods with an
-// error (no upstream call is simulated for them yet).
-var routerFailures = map[string]Failure{
-	methodToolsList:     {ErrorType: errorTypeTimeout, Message: "tools/list aggregation did not finish within " + upstreamTimeout.String()},
-	methodResourcesRead: {ErrorType: "-32002", StatusCode: "-32002", Message: "Resource not found"},
-	methodInitialize:    {ErrorType: "-32602", StatusCode: "-32602", Message: "Unsupported protocol version"},
-	methodPing:          {ErrorType: "-32603", StatusCode: "-32603", Message: "Internal error: session expired"},
+// outageFailures are how calls to an upstream in an outage fail.
+var outageFailures = []failure{
+	{70, func(_, server string) error { return &TimeoutError{Server: server, After: upstreamTimeout} }},
+	{30, func(string, string) error {
+		return &instrumentation.RPCError{Code: -32603, Message: "Internal error: upstream unavailable"}
+	}},
 }
+
+// routerFailures are the ways the router itself answers other methods with
+// an error.
+var routerFailures = map[string]func() error{
+	methodToolsList:     func() error { return &TimeoutError{Server: "aggregate", After: upstreamTimeout} },
+	methodResourcesRead: func() error { return &instrumentation.RPCError{Code: -32002, Message: "Resource not found"} },
+	methodInitialize:    func() error { return &instrumentation.RPCError{Code: -32602, Message: "Unsupported protocol version"} },
+	methodPing: func() error {
+		return &instrumentation.RPCError{Code: -32603, Message: "Internal error: session expired"}
+	},
+}
+
+// TimeoutError is an upstream that did not answer in time.
+type TimeoutError struct {
+	Server string
+	After  time.Duration
+}
+
+func (e *TimeoutError) Error() string {
+	return "upstream " + e.Server + " did not answer within " + e.After.String()
+}
+
+// ErrorType is timeout.
+func (e *TimeoutError) ErrorType() string { return "timeout" }
+
+// NoUpstreamError is a request for a domain whose every replica is
+// deregistered or behind an open breaker.
+type NoUpstreamError struct{ Domain string }
+
+func (e *NoUpstreamError) Error() string { return "no available upstream for " + e.Domain }
+
+// ErrorType is no_upstream.
+func (e *NoUpstreamError) ErrorType() string { return "no_upstream" }
+
+// RPCStatusCode is the JSON-RPC internal error the client receives.
+func (e *NoUpstreamError) RPCStatusCode() string { return "-32603" }
 
 // latency is a log-normal duration: median and spread (sigma of the log).
 type latency struct {
@@ -105,6 +144,7 @@ type latency struct {
 var (
 	routerOverhead = latency{300 * time.Microsecond, 0.5, 20 * time.Millisecond}
 	toolLatency    = latency{120 * time.Millisecond, 0.9, 8 * time.Second}
+	probeLatency   = latency{3 * time.Millisecond, 0.6, 2 * time.Second}
 	// handling time of the methods the router answers without a CLIENT span
 	methodLatency = map[string]latency{
 		methodToolsList:     {15 * time.Millisecond, 0.6, 2 * time.Second},
@@ -113,3 +153,29 @@ var (
 		methodPing:          {200 * time.Microsecond, 0.4, 50 * time.Millisecond},
 	}
 )
+
+// draw returns a duration from the distribution.
+func (l latency) draw(rng *rand.Rand) time.Duration {
+	d := time.Duration(float64(l.median) * math.Exp(l.sigma*rng.NormFloat64()))
+	return min(max(d, time.Microsecond), l.max)
+}
+
+type weighted[T any] struct {
+	weight int
+	value  T
+}
+
+func pick[T any](rng *rand.Rand, choices []weighted[T]) T {
+	total := 0
+	for _, c := range choices {
+		total += c.weight
+	}
+	n := rng.IntN(total)
+	for _, c := range choices {
+		if n < c.weight {
+			return c.value
+		}
+		n -= c.weight
+	}
+	panic("unreachable")
+}

@@ -2,158 +2,99 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"time"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
 
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/trace"
-
-	"github.com/mcp-bridge/otelcol-mcp/mcpconv"
+	"github.com/mcp-bridge/otelcol-mcp/instrumentation"
 )
 
-// The errors a Go router would record on its CLIENT span; their Go type names
-// become exception.type (main.ToolError, ...).
-
-// ToolError is a tools/call result with isError set.
-type ToolError struct{ Tool, Message string }
-
-func (e ToolError) Error() string { return e.Tool + ": " + e.Message }
-
-// RPCError is a JSON-RPC error response from an upstream.
-type RPCError struct {
-	Code    string
-	Message string
+// emitter sends the simulated router's telemetry: over OTLP through the
+// instrumentation package, or as JSON events to mcpeventsreceiver. Every
+// method is safe for concurrent use; the event methods return the event id.
+type emitter interface {
+	// request emits a routed request with its LB decisions and tool calls
+	// and sets the ids it used in r.
+	request(r *simRequest)
+	healthCheck(instrumentation.HealthCheck) string
+	serverRegistered(instrumentation.Server) string
+	serverDeregistered(instrumentation.Deregistration) string
+	serverHealthChanged(instrumentation.HealthChange) string
+	breakerStateChange(instrumentation.BreakerChange) string
+	sessionStart(instrumentation.Session) string
+	sessionStats(instrumentation.SessionStats) string
+	sessionEnd(instrumentation.SessionEnd) string
+	// observePools reports the pool gauge from now on.
+	observePools(func() []instrumentation.PoolStats) error
+	// shutdown delivers everything still buffered (within ctx) and stops.
+	shutdown(ctx context.Context) error
+	delivery() deliverySnapshot
 }
 
-func (e RPCError) Error() string { return "jsonrpc error " + e.Code + ": " + e.Message }
+// deliveryStats counts what reached the collector, per signal.
+type deliveryStats struct {
+	spansExported, spansFailed     atomic.Int64
+	logsExported, logsFailed       atomic.Int64
+	metricExports, metricsFailed   atomic.Int64
+	eventsPosted, eventsFailed     atomic.Int64
+	requestsRetried, requestsTotal atomic.Int64
 
-// TimeoutError is an upstream that did not answer in time.
-type TimeoutError struct {
-	Server string
-	After  time.Duration
+	mu   sync.Mutex
+	errs []string
 }
 
-func (e TimeoutError) Error() string {
-	return fmt.Sprintf("upstream %s did not answer within %s", e.Server, e.After)
+// deliverySnapshot is deliveryStats at one time.
+type deliverySnapshot struct {
+	SpansExported int64    `json:"spans_exported"`
+	SpansFailed   int64    `json:"spans_failed"`
+	LogsExported  int64    `json:"logs_exported"`
+	LogsFailed    int64    `json:"logs_failed"`
+	MetricExports int64    `json:"metric_exports"`
+	MetricsFailed int64    `json:"metric_state_not_delivered"` // 1 when the last export failed
+	EventsPosted  int64    `json:"events_posted,omitempty"`
+	EventsFailed  int64    `json:"events_failed,omitempty"`
+	Retries       int64    `json:"http_retries,omitempty"`
+	Errors        []string `json:"errors,omitempty"`
 }
 
-func upstreamError(f Failure, tool, server string) error {
-	switch {
-	case f.ErrorType == errorTypeToolError:
-		return ToolError{Tool: tool, Message: f.Message}
-	case f.ErrorType == errorTypeTimeout:
-		return TimeoutError{Server: server, After: upstreamTimeout}
-	default:
-		return RPCError{Code: f.StatusCode, Message: f.Message}
+func (s *deliveryStats) snapshot() deliverySnapshot {
+	s.mu.Lock()
+	errs := append([]string(nil), s.errs...)
+	s.mu.Unlock()
+	return deliverySnapshot{
+		SpansExported: s.spansExported.Load(), SpansFailed: s.spansFailed.Load(),
+		LogsExported: s.logsExported.Load(), LogsFailed: s.logsFailed.Load(),
+		MetricExports: s.metricExports.Load(), MetricsFailed: s.metricsFailed.Load(),
+		EventsPosted: s.eventsPosted.Load(), EventsFailed: s.eventsFailed.Load(),
+		Retries: s.requestsRetried.Load(), Errors: errs,
 	}
 }
 
-// emitter turns planned requests into spans.
-type emitter struct {
-	tracer trace.Tracer
-	plan   *Plan
-	// base is the wall-clock time of the plan's offset 0.
-	base time.Time
+// failed counts everything that was not delivered.
+func (d deliverySnapshot) failed() int64 {
+	return d.SpansFailed + d.LogsFailed + d.MetricsFailed + d.EventsFailed
 }
 
-// emit records the spans of one request and returns its trace id.
-func (e *emitter) emit(ctx context.Context, r Request) trace.TraceID {
-	start := e.base.Add(r.Start)
-	ctx, span := e.tracer.Start(ctx, r.SpanName(),
-		trace.WithSpanKind(trace.SpanKindServer),
-		trace.WithTimestamp(start),
-		trace.WithAttributes(e.serverAttributes(r)...),
-	)
-	for _, c := range r.Calls {
-		e.emitCall(ctx, r, c, start)
-	}
-	if f := r.Failure; f != nil {
-		span.SetAttributes(failureAttributes(f)...)
-		span.SetStatus(codes.Error, f.Message)
-	}
-	span.End(trace.WithTimestamp(start.Add(r.Duration)))
-	return span.SpanContext().TraceID()
+// clearNotes forgets the errors noted with the prefix.
+func (s *deliveryStats) clearNotes(prefix string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.errs = slices.DeleteFunc(s.errs, func(e string) bool { return strings.HasPrefix(e, prefix) })
 }
 
-func (e *emitter) emitCall(ctx context.Context, r Request, c UpstreamCall, requestStart time.Time) {
-	up := e.plan.Upstreams[c.Upstream]
-	start := requestStart.Add(c.Start)
-	end := start.Add(c.Duration)
-	_, span := e.tracer.Start(ctx, r.SpanName(),
-		trace.WithSpanKind(trace.SpanKindClient),
-		trace.WithTimestamp(start),
-		trace.WithAttributes(
-			attribute.String(mcpconv.MethodName, r.Method),
-			attribute.String(mcpconv.OperationName, mcpconv.OperationExecuteTool),
-			attribute.String(mcpconv.ToolName, r.Tool),
-			attribute.String(mcpconv.ToolCallID, c.CallID),
-			attribute.String(mcpconv.JSONRPCRequestID, r.RequestID),
-			attribute.String(mcpconv.SessionID, e.plan.Sessions[r.Session].ID),
-			attribute.String(mcpconv.ServerKey, up.Key),
-			attribute.String(mcpconv.ServerAddress, up.Address),
-			attribute.Int(mcpconv.ServerPort, up.Port),
-			attribute.Int(mcpconv.Attempt, c.Attempt),
-		),
-	)
-	if f := c.Failure; f != nil {
-		span.SetAttributes(failureAttributes(f)...)
-		span.RecordError(upstreamError(*f, r.Tool, up.Key), trace.WithTimestamp(end))
-		span.SetStatus(codes.Error, f.Message)
+// note keeps the first few distinct errors, so the report stays short.
+func (s *deliveryStats) note(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.errs) >= 3 {
+		return
 	}
-	span.End(trace.WithTimestamp(end))
-}
-
-func (e *emitter) serverAttributes(r Request) []attribute.KeyValue {
-	s := e.plan.Sessions[r.Session]
-	attrs := []attribute.KeyValue{
-		attribute.String(mcpconv.MethodName, r.Method),
-		attribute.String(mcpconv.SessionID, s.ID),
-		attribute.String(mcpconv.ProtocolVersion, s.ProtocolVersion),
-		attribute.String(mcpconv.JSONRPCRequestID, r.RequestID),
-		attribute.String(mcpconv.NetworkTransport, s.Transport),
-		attribute.String(mcpconv.ClientAddress, s.ClientAddress),
+	msg := err.Error()
+	for _, seen := range s.errs {
+		if seen == msg {
+			return
+		}
 	}
-	if r.Tool != "" {
-		attrs = append(attrs,
-			attribute.String(mcpconv.ToolName, r.Tool),
-			attribute.String(mcpconv.OperationName, mcpconv.OperationExecuteTool),
-		)
-	}
-	if r.ResourceURI != "" {
-		attrs = append(attrs, attribute.String(mcpconv.ResourceURI, r.ResourceURI))
-	}
-	if r.Upstream >= 0 {
-		attrs = append(attrs,
-			attribute.String(mcpconv.ServerKey, e.plan.Upstreams[r.Upstream].Key),
-			attribute.String(mcpconv.Strategy, r.Strategy),
-			attribute.Int(mcpconv.Attempt, r.Attempt),
-		)
-	}
-	return attrs
-}
-
-func failureAttributes(f *Failure) []attribute.KeyValue {
-	attrs := []attribute.KeyValue{attribute.String(mcpconv.ErrorType, f.ErrorType)}
-	if f.StatusCode != "" {
-		attrs = append(attrs, attribute.String(mcpconv.RPCResponseStatusCode, f.StatusCode))
-	}
-	return attrs
-}
-
-// sentTrace identifies one emitted request.
-type sentTrace struct {
-	TraceID   string
-	RequestID string
-}
-
-// emitPlan records every request of the plan so that the last one ends at
-// end, and returns what was sent in plan order.
-func emitPlan(ctx context.Context, tracer trace.Tracer, plan *Plan, end time.Time) []sentTrace {
-	e := &emitter{tracer: tracer, plan: plan, base: end.Add(-plan.End())}
-	sent := make([]sentTrace, len(plan.Requests))
-	for i, r := range plan.Requests {
-		sent[i] = sentTrace{TraceID: e.emit(ctx, r).String(), RequestID: r.RequestID}
-	}
-	return sent
+	s.errs = append(s.errs, msg)
 }

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/processor/processortest"
+	"go.opentelemetry.io/collector/receiver/receivertest"
+
+	"github.com/mcp-bridge/otelcol-mcp/processor/mcpsampler"
+	"github.com/mcp-bridge/otelcol-mcp/receiver/mcpeventsreceiver"
+)
+
+// TestEventsModeThroughTheReceiver sends a run as NDJSON to the real
+// mcpeventsreceiver, stores what it hands on with the mcppg exporter and
+// reconciles the manifest against the tables: every event must be valid
+// for the receiver and land under the ids the manifest lists.
+func TestEventsModeThroughTheReceiver(t *testing.T) {
+	ctx := context.Background()
+	f := mcpeventsreceiver.NewFactory()
+	cfg := f.CreateDefaultConfig().(*mcpeventsreceiver.Config)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	require.NoError(t, l.Close())
+	cfg.NetAddr.Endpoint = addr
+	traces, logs, metrics := new(consumertest.TracesSink), new(consumertest.LogsSink), new(consumertest.MetricsSink)
+	set := receivertest.NewNopSettings(f.Type())
+	tr, err := f.CreateTraces(ctx, set, cfg, traces)
+	require.NoError(t, err)
+	lr, err := f.CreateLogs(ctx, set, cfg, logs)
+	require.NoError(t, err)
+	mr, err := f.CreateMetrics(ctx, set, cfg, metrics)
+	require.NoError(t, err)
+	host := componenttest.NewNopHost()
+	require.NoError(t, tr.Start(ctx, host))
+	require.NoError(t, lr.Start(ctx, host))
+	require.NoError(t, mr.Start(ctx, host))
+	t.Cleanup(func() {
+		assert.NoError(t, tr.Shutdown(ctx))
+		assert.NoError(t, lr.Shutdown(ctx))
+		assert.NoError(t, mr.Shutdown(ctx))
+	})
+	waitForHTTP(t, "http://"+addr+eventsPath)
+
+	o := testRunOptions(t, 6000)
+	o.fleet.Rate = 6000
+	o.mode, o.protocol, o.endpoint = "events", "", "http://"+addr
+	em := newEventsEmitter(o.endpoint, o.serviceName, o.instanceID, 10*time.Second, time.Hour, 2)
+	var out bytes.Buffer
+	require.NoError(t, simulate(ctx, o, em, &out, io.Discard), out.String())
+	t.Log(out.String())
+	d := em.delivery()
+	assert.Zero(t, d.EventsFailed, d.Errors)
+
+	h, _ := manifestRecords(t, o.manifest)
+	spans := 0
+	for _, td := range traces.AllTraces() {
+		spans += td.SpanCount()
+	}
+	assert.Equal(t, h.Kinds["routing"].Sent+h.Kinds["tool_call"].Sent, int64(spans))
+
+	// Store what the receiver produced and reconcile: as received, and
+	// after the mcpsampler processor with its default rates.
+	received := testRun{manifest: o.manifest, traces: mergeTraces(traces.AllTraces()), logs: mergeLogs(logs.AllLogs()),
+		metrics: mergeMetrics(metrics.AllMetrics())}
+	sampled := testRun{manifest: o.manifest, traces: ptrace.NewTraces(), logs: plog.NewLogs(), metrics: pmetric.NewMetrics()}
+	received.traces.CopyTo(sampled.traces)
+	received.logs.CopyTo(sampled.logs)
+	received.metrics.CopyTo(sampled.metrics)
+	sampled.traces, sampled.logs = sample(t, sampled.traces, sampled.logs)
+	for _, tc := range []struct {
+		schema string
+		run    testRun
+	}{{"events_mode", received}, {"events_mode_sampled", sampled}} {
+		tc.run.store(t, tc.schema)
+		rep, err := reconcile(ctx, reconcileOpts(t, o.manifest, tc.schema), io.Discard)
+		require.NoError(t, err)
+		var report bytes.Buffer
+		rep.print(&report)
+		t.Log("\n" + report.String())
+		assert.True(t, rep.ok(), tc.schema)
+	}
+}
+
+// sample passes the telemetry through an mcpsampler with its defaults.
+func sample(t *testing.T, td ptrace.Traces, ld plog.Logs) (ptrace.Traces, plog.Logs) {
+	t.Helper()
+	ctx := context.Background()
+	f := mcpsampler.NewFactory()
+	set := processortest.NewNopSettings(f.Type())
+	traces, logs := new(consumertest.TracesSink), new(consumertest.LogsSink)
+	tp, err := f.CreateTraces(ctx, set, f.CreateDefaultConfig(), traces)
+	require.NoError(t, err)
+	lp, err := f.CreateLogs(ctx, set, f.CreateDefaultConfig(), logs)
+	require.NoError(t, err)
+	host := componenttest.NewNopHost()
+	require.NoError(t, tp.Start(ctx, host))
+	require.NoError(t, lp.Start(ctx, host))
+	require.NoError(t, tp.ConsumeTraces(ctx, td))
+	require.NoError(t, lp.ConsumeLogs(ctx, ld))
+	require.NoError(t, tp.Shutdown(ctx))
+	require.NoError(t, lp.Shutdown(ctx))
+	return mergeTraces(traces.AllTraces()), mergeLogs(logs.AllLogs())
+}
+
+func waitForHTTP(t *testing.T, url string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			return
+		}
+		require.True(t, time.Now().Before(deadline), "receiver not listening: %v", err)
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func mergeTraces(all []ptrace.Traces) ptrace.Traces {
+	out := ptrace.NewTraces()
+	for _, td := range all {
+		td.ResourceSpans().MoveAndAppendTo(out.ResourceSpans())
+	}
+	return out
+}
+
+func mergeLogs(all []plog.Logs) plog.Logs {
+	out := plog.NewLogs()
+	for _, ld := range all {
+		ld.ResourceLogs().MoveAndAppendTo(out.ResourceLogs())
+	}
+	return out
+}
+
+func mergeMetrics(all []pmetric.Metrics) pmetric.Metrics {
+	out := pmetric.NewMetrics()
+	for _, md := range all {
+		md.ResourceMetrics().MoveAndAppendTo(out.ResourceMetrics())
+	}
+	return out
+}
