@@ -2,7 +2,7 @@
 #
 #   make build     install the pinned ocb into ./bin if needed, build ./build/otelcol-mcp
 #   make validate  build, then validate otelcol-config.yaml with the binary
-#   make test      start/reuse PostgreSQL (scripts/pg-up.sh), go test -race ./...
+#   make test      start/reuse PostgreSQL (scripts/pg-up.sh), build, go test -race ./...
 #   make lint      gofmt -l (must print nothing) and go vet ./...
 #   make run       PostgreSQL + build, then run the collector in the foreground
 #   make demo      PostgreSQL + build, then scripts/demo.sh
@@ -71,8 +71,9 @@ pg-up:
 pg-down:
 	bash scripts/pg-down.sh
 
-test: pg-up
-	$(GO) test -race -count=1 -timeout 20m ./...
+# The e2e tests run the distribution built here (OTELCOL_MCP_BIN).
+test: pg-up build
+	OTELCOL_MCP_BIN=$(CURDIR)/$(BINARY) $(GO) test -race -count=1 -timeout 20m ./...
 
 lint:
 	@dirs=$$($(GO) list -f '{{.Dir}}' ./...); \
