@@ -5,8 +5,10 @@
 #
 #   bash bench/queries.sh                       # 10,000,000 rows, 30 days
 #   ROWS=1000000 DAYS=10 RUNS=200 bash bench/queries.sh
+#   KEEP=1 bash bench/queries.sh; REUSE=1 bash bench/queries.sh   # measure again without regenerating
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/pg-up.sh >/dev/null 2>&1
 exec go run ./bench/internal/querybench -rows "${ROWS:-10000000}" -days "${DAYS:-30}" -runs "${RUNS:-500}" \
+	${KEEP:+-keep} ${REUSE:+-keep -reuse} \
 	-admin-dsn "${MCP_TEST_ADMIN_DSN:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}"

@@ -49,30 +49,40 @@ func (s *sample) randomHour() time.Time {
 // queries are the look-ups of docs/queries.md, in its order.
 var queries = []query{
 	{name: "routed request by request id, day known", sql: `SELECT * FROM mcp.routing_log
-		WHERE request_id = $1 AND ts >= $2 AND ts < $2::timestamptz + interval '1 day'`,
-		args: func(s *sample) []any { r := s.request(); return []any{r.id, r.day} }},
+		WHERE request_id = $1 AND ts >= $2 AND ts < $3`,
+		args: func(s *sample) []any { r := s.request(); return []any{r.id, r.day, r.day.AddDate(0, 0, 1)} }},
 	{name: "routed request by request id, any time", sql: `SELECT * FROM mcp.routing_log WHERE request_id = $1`,
 		args: func(s *sample) []any { return []any{s.request().id} }},
 	{name: "routed requests in a time range (one hour, latest 100)", sql: `SELECT ts, method, tool_name, server_key, status, duration_us
-		FROM mcp.routing_log WHERE ts >= $1 AND ts < $1::timestamptz + interval '1 hour' ORDER BY ts DESC LIMIT 100`,
-		args: func(s *sample) []any { return []any{s.randomHour()} }},
-	{name: "requests to one server in the last hour (latest 100)", sql: `SELECT ts, method, tool_name, status, duration_us
-		FROM mcp.routing_log WHERE server_key = $1 AND ts >= $2::timestamptz - interval '1 hour' AND ts < $2 ORDER BY ts DESC LIMIT 100`,
-		args: func(s *sample) []any { return []any{s.servers[s.rng.IntN(len(s.servers))], s.randomHour()} }},
+		FROM mcp.routing_log WHERE ts >= $1 AND ts < $2 ORDER BY ts DESC LIMIT 100`,
+		args: func(s *sample) []any { h := s.randomHour(); return []any{h, h.Add(time.Hour)} }},
+	{name: "requests to one server in an hour (latest 100)", sql: `SELECT ts, method, tool_name, status, duration_us
+		FROM mcp.routing_log WHERE server_key = $1 AND ts >= $2 AND ts < $3 ORDER BY ts DESC LIMIT 100`,
+		args: func(s *sample) []any {
+			h := s.randomHour()
+			return []any{s.servers[s.rng.IntN(len(s.servers))], h, h.Add(time.Hour)}
+		}},
 	{name: "failures only, one hour", sql: `SELECT ts, method, tool_name, server_key, error_type, status_message
-		FROM mcp.routing_log WHERE failed AND ts >= $1 AND ts < $1::timestamptz + interval '1 hour' ORDER BY ts DESC LIMIT 100`,
-		args: func(s *sample) []any { return []any{s.randomHour()} }},
+		FROM mcp.routing_log WHERE failed AND ts >= $1 AND ts < $2 ORDER BY ts DESC LIMIT 100`,
+		args: func(s *sample) []any { h := s.randomHour(); return []any{h, h.Add(time.Hour)} }},
 	{name: "errors of one type, one day", sql: `SELECT ts, server_key, method, message FROM mcp.error_log
-		WHERE error_type = $1 AND ts >= $2::timestamptz - interval '1 day' AND ts < $2 ORDER BY ts DESC LIMIT 100`,
-		args: func(s *sample) []any { return []any{s.errorTypes[s.rng.IntN(len(s.errorTypes))], s.randomHour()} }},
+		WHERE error_type = $1 AND ts >= $2 AND ts < $3 ORDER BY ts DESC LIMIT 100`,
+		args: func(s *sample) []any {
+			h := s.randomHour()
+			return []any{s.errorTypes[s.rng.IntN(len(s.errorTypes))], h.Add(-24 * time.Hour), h}
+		}},
 	{name: "healthy servers of the registry", sql: `SELECT server_key, name, url, health_status, updated_at
 		FROM mcp.mcp_server WHERE registered AND health_status = 'healthy'`,
 		args: func(*sample) []any { return nil }},
 	{name: "a routed request with its tool calls, day known", sql: `SELECT r.ts, r.method, r.server_key, t.tool_name, t.duration_us, t.status
 		FROM mcp.routing_log r JOIN mcp.tool_call_record t
 		  ON t.trace_id = r.trace_id AND t.ts >= r.ts AND t.ts < r.ts + interval '10 minutes'
-		WHERE r.request_id = $1 AND r.ts >= $2 AND r.ts < $2::timestamptz + interval '1 day'`,
-		args: func(s *sample) []any { r := s.toolCall(); return []any{r.id, r.day} }},
+		WHERE r.request_id = $1 AND r.ts >= $2 AND r.ts < $3 AND t.ts >= $2 AND t.ts < $4`,
+		args: func(s *sample) []any {
+			r := s.toolCall()
+			next := r.day.AddDate(0, 0, 1)
+			return []any{r.id, r.day, next, next.Add(10 * time.Minute)}
+		}},
 }
 
 // requestRef is a request id and the start of its day.
@@ -90,14 +100,15 @@ func main() {
 	days := flag.Int("days", 30, "daily partitions to spread them over")
 	runs := flag.Int("runs", 500, "timed runs per query")
 	keep := flag.Bool("keep", false, "keep the database (mcp_querybench) afterwards")
+	reuse := flag.Bool("reuse", false, "measure the database a -keep run left instead of generating one")
 	flag.Parse()
-	if err := run(*admin, *rows, *days, *runs, *keep); err != nil {
+	if err := run(*admin, *rows, *days, *runs, *keep, *reuse); err != nil {
 		fmt.Fprintln(os.Stderr, "querybench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(admin string, rows, days, runs int, keep bool) error {
+func run(admin string, rows, days, runs int, keep, reuse bool) error {
 	ctx := context.Background()
 	const dbName = "mcp_querybench"
 	adminConn, err := pgx.Connect(ctx, admin)
@@ -105,11 +116,13 @@ func run(admin string, rows, days, runs int, keep bool) error {
 		return err
 	}
 	defer adminConn.Close(ctx)
-	if _, err = adminConn.Exec(ctx, "DROP DATABASE IF EXISTS "+dbName+" WITH (FORCE)"); err != nil {
-		return err
-	}
-	if _, err = adminConn.Exec(ctx, "CREATE DATABASE "+dbName); err != nil {
-		return err
+	if !reuse {
+		if _, err = adminConn.Exec(ctx, "DROP DATABASE IF EXISTS "+dbName+" WITH (FORCE)"); err != nil {
+			return err
+		}
+		if _, err = adminConn.Exec(ctx, "CREATE DATABASE "+dbName); err != nil {
+			return err
+		}
 	}
 	if !keep {
 		defer func() { _, _ = adminConn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+dbName+" WITH (FORCE)") }()
@@ -124,15 +137,24 @@ func run(admin string, rows, days, runs int, keep bool) error {
 		return err
 	}
 	defer pool.Close()
-	if _, err = schema.Apply(ctx, pool, "mcp"); err != nil {
-		return err
+	var start, end time.Time
+	var took time.Duration
+	if reuse {
+		if err = pool.QueryRow(ctx, "SELECT date_trunc('day', min(ts)), date_trunc('day', max(ts)) + interval '1 day' FROM mcp.routing_log").Scan(&start, &end); err != nil {
+			return err
+		}
+		start, end = start.UTC(), end.UTC()
+	} else {
+		if _, err = schema.Apply(ctx, pool, "mcp"); err != nil {
+			return err
+		}
+		end = time.Now().UTC().Truncate(24 * time.Hour).Add(24 * time.Hour)
+		start = end.AddDate(0, 0, -days)
+		if took, err = generate(ctx, pool, start, days, rows); err != nil {
+			return err
+		}
 	}
-	end := time.Now().UTC().Truncate(24 * time.Hour).Add(24 * time.Hour)
-	start := end.AddDate(0, 0, -days)
-	took, err := generate(ctx, pool, start, days, rows)
-	if err != nil {
-		return err
-	}
+	days = int(end.Sub(start).Hours() / 24)
 	fmt.Printf("## Data\n\n%d routing_log rows over %d daily partitions (%s to %s), %d tool_call_record rows, %d error_log rows; generated and analysed in %s.\n\n",
 		count(ctx, pool, "mcp.routing_log"), days, start.Format("2006-01-02"), end.Format("2006-01-02"),
 		count(ctx, pool, "mcp.tool_call_record"), count(ctx, pool, "mcp.error_log"), took.Round(time.Second))
