@@ -29,7 +29,10 @@ type otlpConfig struct {
 	Endpoint    string // host:port, insecure
 	ServiceName string
 	InstanceID  string
-	// RetryFor bounds the exporters' retries of one batch.
+	// RetryFor bounds the exporters' retries of one batch. It is also the
+	// exporters' timeout: the SDK retries within that timeout (10 s by
+	// default), so without it a batch refused for longer than 10 s (a full
+	// collector queue) was dropped whatever -flush-timeout said.
 	RetryFor       time.Duration
 	MetricInterval time.Duration
 	LBEvents       bool
@@ -48,18 +51,24 @@ func newOTLPExporters(ctx context.Context, cfg otlpConfig) (otlpExporters, error
 	switch cfg.Protocol {
 	case "grpc":
 		e.spans, err1 = otlptracegrpc.New(ctx, otlptracegrpc.WithEndpoint(cfg.Endpoint), otlptracegrpc.WithInsecure(),
-			otlptracegrpc.WithRetry(otlptracegrpc.RetryConfig(retryConfig(cfg.RetryFor))))
+			otlptracegrpc.WithRetry(otlptracegrpc.RetryConfig(retryConfig(cfg.RetryFor))),
+			otlptracegrpc.WithTimeout(cfg.RetryFor))
 		e.logs, err2 = otlploggrpc.New(ctx, otlploggrpc.WithEndpoint(cfg.Endpoint), otlploggrpc.WithInsecure(),
-			otlploggrpc.WithRetry(otlploggrpc.RetryConfig(retryConfig(cfg.RetryFor))))
+			otlploggrpc.WithRetry(otlploggrpc.RetryConfig(retryConfig(cfg.RetryFor))),
+			otlploggrpc.WithTimeout(cfg.RetryFor))
 		e.metrics, err3 = otlpmetricgrpc.New(ctx, otlpmetricgrpc.WithEndpoint(cfg.Endpoint), otlpmetricgrpc.WithInsecure(),
-			otlpmetricgrpc.WithRetry(otlpmetricgrpc.RetryConfig(retryConfig(cfg.RetryFor))))
+			otlpmetricgrpc.WithRetry(otlpmetricgrpc.RetryConfig(retryConfig(cfg.RetryFor))),
+			otlpmetricgrpc.WithTimeout(cfg.RetryFor))
 	case "http":
 		e.spans, err1 = otlptracehttp.New(ctx, otlptracehttp.WithEndpoint(cfg.Endpoint), otlptracehttp.WithInsecure(),
-			otlptracehttp.WithRetry(otlptracehttp.RetryConfig(retryConfig(cfg.RetryFor))))
+			otlptracehttp.WithRetry(otlptracehttp.RetryConfig(retryConfig(cfg.RetryFor))),
+			otlptracehttp.WithTimeout(cfg.RetryFor))
 		e.logs, err2 = otlploghttp.New(ctx, otlploghttp.WithEndpoint(cfg.Endpoint), otlploghttp.WithInsecure(),
-			otlploghttp.WithRetry(otlploghttp.RetryConfig(retryConfig(cfg.RetryFor))))
+			otlploghttp.WithRetry(otlploghttp.RetryConfig(retryConfig(cfg.RetryFor))),
+			otlploghttp.WithTimeout(cfg.RetryFor))
 		e.metrics, err3 = otlpmetrichttp.New(ctx, otlpmetrichttp.WithEndpoint(cfg.Endpoint), otlpmetrichttp.WithInsecure(),
-			otlpmetrichttp.WithRetry(otlpmetrichttp.RetryConfig(retryConfig(cfg.RetryFor))))
+			otlpmetrichttp.WithRetry(otlpmetrichttp.RetryConfig(retryConfig(cfg.RetryFor))),
+			otlpmetrichttp.WithTimeout(cfg.RetryFor))
 	default:
 		return e, fmt.Errorf("protocol: %q must be grpc or http", cfg.Protocol)
 	}

@@ -94,6 +94,15 @@ func (m *maintainer) ensurePartition(ctx context.Context, table string, p period
 		// Rows of the range leave DEFAULT first: PostgreSQL refuses a new
 		// partition while DEFAULT holds rows that belong to it.
 		if hasDefault {
+			// Block writers until the partition exists: an insert committed
+			// between the DELETE below and the CREATE would put a row of the
+			// range back into DEFAULT, and the CREATE would fail (23514,
+			// "updated partition constraint for default partition ... would
+			// be violated") on every retry while the range receives traffic.
+			// CREATE ... PARTITION OF takes this lock on the parent anyway.
+			if _, err = tx.Exec(ctx, "LOCK TABLE ONLY "+parent+" IN ACCESS EXCLUSIVE MODE"); err != nil {
+				return err
+			}
 			if _, err = tx.Exec(ctx, "CREATE TEMP TABLE mcp_moving (LIKE "+parent+") ON COMMIT DROP"); err != nil {
 				return err
 			}
