@@ -88,10 +88,11 @@ demo: pg-up build
 	bash scripts/demo.sh
 
 # Benchmarks whose figures go into docs/benchmarks.md and docs/queries.md.
-bench: pg-up
+bench: pg-up build
 	bash bench/exporter.sh
 	bash bench/commit_floor.sh
 	bash bench/queries.sh
+	bash bench/e2e_load.sh
 
 clean:
 	bash scripts/pg-down.sh

@@ -29,7 +29,8 @@ type Config struct {
 	// Schema is the PostgreSQL schema that holds the tables.
 	Schema string `mapstructure:"schema"`
 	// MaxConns caps the connection pool; 0 means sending_queue.num_consumers
-	// (1 without a queue), never above 50.
+	// (1 without a queue) for each signal pipeline sharing the exporter,
+	// never above 50.
 	MaxConns int32 `mapstructure:"max_conns"`
 	// ApplySchema applies the schema/ migrations before the first write;
 	// ignored when PartitionManager is set (the manager owns the schema).
@@ -89,14 +90,17 @@ func (cfg *Config) Validate() error {
 	return errs
 }
 
-// poolSize is the number of connections the exporter may open.
-func (cfg *Config) poolSize() int32 {
+// poolSize is the number of connections the exporter may open when signals
+// pipelines (traces, logs, metrics) share it: one per queue consumer of
+// each, unless max_conns says otherwise; never above 50.
+func (cfg *Config) poolSize(signals int) int32 {
 	n := cfg.MaxConns
 	if n == 0 {
-		n = 1
+		consumers := 1
 		if cfg.QueueConfig.HasValue() {
-			n = int32(min(cfg.QueueConfig.Get().NumConsumers, maxPoolConns))
+			consumers = cfg.QueueConfig.Get().NumConsumers
 		}
+		n = int32(min(consumers*max(signals, 1), maxPoolConns))
 	}
 	return max(1, min(n, maxPoolConns))
 }

@@ -126,18 +126,20 @@ func TestPoolSize(t *testing.T) {
 		return configoptional.Some(q)
 	}
 	tests := []struct {
-		name string
-		cfg  Config
-		want int32
+		name    string
+		cfg     Config
+		signals int
+		want    int32
 	}{
-		{name: "from num_consumers", cfg: Config{QueueConfig: withConsumers(6)}, want: 6},
-		{name: "num_consumers capped at 50", cfg: Config{QueueConfig: withConsumers(200)}, want: 50},
-		{name: "no queue", cfg: Config{}, want: 1},
-		{name: "explicit max_conns wins", cfg: Config{QueueConfig: withConsumers(6), MaxConns: 3}, want: 3},
+		{name: "from num_consumers", cfg: Config{QueueConfig: withConsumers(6)}, signals: 1, want: 6},
+		{name: "one per consumer of each signal", cfg: Config{QueueConfig: withConsumers(4)}, signals: 3, want: 12},
+		{name: "capped at 50", cfg: Config{QueueConfig: withConsumers(20)}, signals: 3, want: 50},
+		{name: "no queue", cfg: Config{}, signals: 2, want: 2},
+		{name: "explicit max_conns wins", cfg: Config{QueueConfig: withConsumers(6), MaxConns: 3}, signals: 3, want: 3},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			assert.Equal(t, tt.want, tt.cfg.poolSize())
+			assert.Equal(t, tt.want, tt.cfg.poolSize(tt.signals))
 		})
 	}
 }

@@ -31,6 +31,7 @@ type pgExporter struct {
 	payloads  *payloadOptions
 
 	mu      sync.Mutex
+	signals int // signal exporters created over this config
 	started int // signals started and not yet shut down
 }
 
@@ -52,14 +53,17 @@ var sharedExporters = struct {
 func sharedExporter(cfg *Config, set exporter.Settings) (*pgExporter, error) {
 	sharedExporters.Lock()
 	defer sharedExporters.Unlock()
-	if e, ok := sharedExporters.m[cfg]; ok {
-		return e, nil
+	e, ok := sharedExporters.m[cfg]
+	if !ok {
+		var err error
+		if e, err = newPGExporter(cfg, set); err != nil {
+			return nil, err
+		}
+		sharedExporters.m[cfg] = e
 	}
-	e, err := newPGExporter(cfg, set)
-	if err != nil {
-		return nil, err
-	}
-	sharedExporters.m[cfg] = e
+	e.mu.Lock()
+	e.signals++
+	e.mu.Unlock()
 	return e, nil
 }
 
@@ -113,7 +117,7 @@ func (e *pgExporter) openPool(_ context.Context, host component.Host) error {
 	if err != nil {
 		return err
 	}
-	poolCfg.MaxConns = e.cfg.poolSize()
+	poolCfg.MaxConns = e.cfg.poolSize(e.signals)
 	poolCfg.MinConns = 0
 	pool, err := pgxpool.NewWithConfig(context.Background(), poolCfg)
 	if err != nil {

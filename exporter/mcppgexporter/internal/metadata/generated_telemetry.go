@@ -55,7 +55,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings) (*TelemetryBuilde
 		metric.WithUnit("{batch}"))
 	errs = errors.Join(errs, err)
 	b.ExporterMcppgCommitDuration, err = b.meter.Float64Histogram("otelcol_exporter_mcppg_commit_duration",
-		metric.WithDescription("Time to commit one batch, from the first statement to COMMIT, by write path."),
+		metric.WithDescription("Time to commit one batch, from the first statement to COMMIT, by write path (pool wait excluded)."),
 		metric.WithUnit("s"),
 		metric.WithExplicitBucketBoundaries(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
 	errs = errors.Join(errs, err)
