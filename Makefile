@@ -6,7 +6,8 @@
 #   make lint      gofmt -l (must print nothing) and go vet ./...
 #   make run       PostgreSQL + build, then run the collector in the foreground
 #   make demo      PostgreSQL + build, then scripts/demo.sh
-#   make bench     exporter, commit-floor and query benchmarks (bench/)
+#   make bench     exporter, commit-floor, query and end-to-end benchmarks (bench/)
+#   make chaos     fault scenarios (chaos/run.sh), results in .run/chaos/results.md
 #   make clean     stop the private PostgreSQL cluster (if pg-up.sh started one),
 #                  remove build/ bin/ .run/ (.pgdata/ is kept; delete it by hand)
 
@@ -38,7 +39,7 @@ export MCP_PG_HOST MCP_PG_PORT
 MCP_TEST_ADMIN_DSN ?= postgres://postgres@$(MCP_PG_HOST):$(MCP_PG_PORT)/postgres?sslmode=disable
 export MCP_TEST_ADMIN_DSN
 
-.PHONY: build ocb validate test lint run demo clean pg-up pg-down bench
+.PHONY: build ocb validate test lint run demo clean pg-up pg-down bench chaos
 
 # Install the pinned ocb when ./bin/builder is missing or reports another version
 # (`builder version` prints to stderr).
@@ -93,6 +94,11 @@ bench: pg-up build
 	bash bench/commit_floor.sh
 	bash bench/queries.sh
 	bash bench/e2e_load.sh
+
+# Fault scenarios (chaos/run.sh): >= 1,000,000 events each, reconciled by
+# anti-join, against a private PostgreSQL on 55432; see docs/reliability.md.
+chaos: build
+	bash chaos/run.sh
 
 clean:
 	bash scripts/pg-down.sh
