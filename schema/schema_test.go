@@ -2,7 +2,6 @@ package schema
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"sync"
 	"testing"
@@ -16,19 +15,7 @@ import (
 
 var testDB *pgtest.Database
 
-func TestMain(m *testing.M) {
-	db, err := pgtest.CreateDatabase("mcp_schema_test")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	testDB = db
-	code := m.Run()
-	if err := db.Drop(); err != nil {
-		fmt.Fprintln(os.Stderr, "drop test database:", err)
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m, "mcp_schema_test", &testDB)) }
 
 func testPool(t *testing.T) *pgxpool.Pool {
 	t.Helper()

@@ -35,19 +35,7 @@ import (
 
 var testDB *pgtest.Database
 
-func TestMain(m *testing.M) {
-	db, err := pgtest.CreateDatabase("mcp_sim_test")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	testDB = db
-	code := m.Run()
-	if err := db.Drop(); err != nil {
-		fmt.Fprintln(os.Stderr, "drop test database:", err)
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m, "mcp_sim_test", &testDB)) }
 
 // testRun is a small run: what the manifest says was sent and the pdata
 // a collector would have received for it.

@@ -2,7 +2,6 @@ package mcppgexporter
 
 import (
 	"context"
-	"fmt"
 	"net/url"
 	"os"
 	"testing"
@@ -32,19 +31,7 @@ import (
 
 var testDB *pgtest.Database
 
-func TestMain(m *testing.M) {
-	db, err := pgtest.CreateDatabase("mcp_exporter_test")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	testDB = db
-	code := m.Run()
-	if err := db.Drop(); err != nil {
-		fmt.Fprintln(os.Stderr, "drop test database:", err)
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m, "mcp_exporter_test", &testDB)) }
 
 // testHost hands extensions (the file storage) to the exporter.
 type testHost map[component.ID]component.Component

@@ -2,7 +2,6 @@ package partitionmgr
 
 import (
 	"context"
-	"fmt"
 	"net/url"
 	"os"
 	"sort"
@@ -27,19 +26,7 @@ import (
 
 var testDB *pgtest.Database
 
-func TestMain(m *testing.M) {
-	db, err := pgtest.CreateDatabase("mcp_partitionmgr_test")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	testDB = db
-	code := m.Run()
-	if err := db.Drop(); err != nil {
-		fmt.Fprintln(os.Stderr, "drop test database:", err)
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m, "mcp_partitionmgr_test", &testDB)) }
 
 // fakeClock is a clock the test moves by hand.
 type fakeClock struct {

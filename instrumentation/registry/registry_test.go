@@ -25,19 +25,7 @@ import (
 
 var testDB *pgtest.Database
 
-func TestMain(m *testing.M) {
-	db, err := pgtest.CreateDatabase("mcp_registry_test")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	testDB = db
-	code := m.Run()
-	if err := db.Drop(); err != nil {
-		fmt.Fprintln(os.Stderr, "drop test database:", err)
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m, "mcp_registry_test", &testDB)) }
 
 // event is one registry event as a router sends it.
 type event struct {

@@ -178,3 +178,22 @@ func (p *Proxy) pipe(dst, src net.Conn) {
 	delete(p.conns, src)
 	p.mu.Unlock()
 }
+
+// Main runs a test package's tests with a database of its own: it creates
+// prefix_<random>, stores it in *db, runs m, drops the database and returns
+// the exit code for os.Exit. Use it as TestMain's body:
+//
+//	func TestMain(m *testing.M) { os.Exit(pgtest.Main(m, "mcp_x_test", &testDB)) }
+func Main(m interface{ Run() int }, prefix string, db **Database) int {
+	created, err := CreateDatabase(prefix)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	*db = created
+	code := m.Run()
+	if err := created.Drop(); err != nil {
+		fmt.Fprintln(os.Stderr, "drop test database:", err)
+	}
+	return code
+}
