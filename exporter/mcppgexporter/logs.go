@@ -4,11 +4,11 @@ import (
 	"math"
 	"strconv"
 
-	"github.com/cespare/xxhash/v2"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/sampling"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 
+	"github.com/mcp-bridge/otelcol-mcp/internal/contenthash"
 	"github.com/mcp-bridge/otelcol-mcp/mcpconv"
 )
 
@@ -18,10 +18,6 @@ import (
 // they are kept out of every log row too.
 var logCommon = []string{mcpconv.EventID, mcpconv.EventNameAttr, mcpconv.SamplingThreshold,
 	mcpconv.SamplingRandomness, mcpconv.ToolArguments, mcpconv.ToolResult}
-
-// samplingKeys change with the sampling configuration, not with the event:
-// an event's hash leaves them out, so it keeps its key through any sampler.
-var samplingKeys = keySet(mcpconv.SamplingThreshold, mcpconv.SamplingRandomness)
 
 var (
 	healthPromoted = keySet(append([]string{mcpconv.ServerKey, mcpconv.HealthStatus, mcpconv.HealthCheck,
@@ -92,25 +88,14 @@ func logTimestamp(lr plog.LogRecord) any {
 	return timestampOf(lr.ObservedTimestamp())
 }
 
-// eventID is the record's event.id, or a hash of everything it says, so the
-// same record delivered twice gets the same key.
+// eventID is the record's event.id, or a hash of everything it says
+// (contenthash.LogRecord, the same hash mcpsampler decides such a record
+// from), so the same record delivered twice gets the same key.
 func (r logRecord) eventID() string {
 	if v, ok := r.attrs.Get(mcpconv.EventID); ok && v.AsString() != "" {
 		return v.AsString()
 	}
-	h := xxhash.New()
-	putUint64(h, uint64(r.lr.Timestamp()))
-	putUint64(h, uint64(r.lr.ObservedTimestamp()))
-	tid, sid := r.lr.TraceID(), r.lr.SpanID()
-	_, _ = h.Write(tid[:])
-	_, _ = h.Write(sid[:])
-	putUint64(h, uint64(r.lr.SeverityNumber()))
-	_, _ = h.WriteString(r.eventName)
-	_, _ = h.WriteString(r.lr.Body().AsString())
-	if js, ok := attributesJSON(r.attrs, samplingKeys).([]byte); ok {
-		_, _ = h.Write(js)
-	}
-	return "h-" + strconv.FormatUint(h.Sum64(), 16)
+	return "h-" + strconv.FormatUint(contenthash.LogRecord(r.lr), 16)
 }
 
 // adjustedCount is the inverse of the sampling probability recorded in

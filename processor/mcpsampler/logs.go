@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/collector/processor/processorhelper"
 
+	"github.com/mcp-bridge/otelcol-mcp/internal/contenthash"
 	"github.com/mcp-bridge/otelcol-mcp/mcpconv"
 	"github.com/mcp-bridge/otelcol-mcp/processor/mcpsampler/internal/metadata"
 )
@@ -123,21 +124,5 @@ func logRandomness(lr plog.LogRecord) sampling.Randomness {
 			return hashRandomness(xxhash.Sum64String(id))
 		}
 	}
-	return hashRandomness(recordHash(lr))
-}
-
-// recordHash hashes the fields the exporter derives a missing event id from
-// (docs/conventions.md, Identity): timestamps, span id, severity, event
-// name, body and attributes, less the sampling attributes.
-func recordHash(lr plog.LogRecord) uint64 {
-	var h contentHash
-	h.uint64(uint64(lr.Timestamp()))
-	h.uint64(uint64(lr.ObservedTimestamp()))
-	sid := lr.SpanID()
-	h.bytes(sid[:])
-	h.uint64(uint64(lr.SeverityNumber()))
-	h.string(lr.EventName())
-	h.value(lr.Body())
-	h.attributes(lr.Attributes())
-	return h.sum()
+	return hashRandomness(contenthash.LogRecord(lr))
 }

@@ -2,11 +2,8 @@ package mcpsampler
 
 import (
 	"context"
-	"encoding/binary"
-	"strings"
 	"testing"
 
-	"github.com/cespare/xxhash/v2"
 	"github.com/stretchr/testify/assert"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -144,25 +141,4 @@ func TestKindRateThroughTheProcessor(t *testing.T) {
 	got := sink.AllLogs()[0].ResourceLogs().At(0).ScopeLogs().At(0).LogRecords()
 	assert.Equal(t, 1, got.Len())
 	assert.Equal(t, mcpconv.EventServerRegistered, got.At(0).EventName())
-}
-
-// TestContentHashIsOneEncoding: whether the fields fit the buffer or stream
-// through the digest, the hash is that of the same byte sequence.
-func TestContentHashIsOneEncoding(t *testing.T) {
-	for _, sizes := range [][]int{{0}, {10, 20}, {300, 100}, {376}, {1000}, {50, 2000, 7}} {
-		var h contentHash
-		var want []byte
-		for i, n := range sizes {
-			s := strings.Repeat(string(rune('a'+i)), n)
-			h.string(s)
-			want = binary.LittleEndian.AppendUint64(want, uint64(n))
-			want = append(want, s...)
-			h.uint64(uint64(i))
-			want = binary.LittleEndian.AppendUint64(want, uint64(i))
-			h.bytes([]byte(s))
-			want = binary.LittleEndian.AppendUint64(want, uint64(n))
-			want = append(want, s...)
-		}
-		assert.Equal(t, xxhash.Sum64(want), h.sum(), "fields of %v bytes", sizes)
-	}
 }

@@ -1,12 +1,9 @@
 package mcpsampler
 
 import (
-	"encoding/binary"
 	"maps"
-	"math"
 	"slices"
 
-	"github.com/cespare/xxhash/v2"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/sampling"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -143,110 +140,3 @@ func hashRandomness(h uint64) sampling.Randomness {
 	rnd, _ := sampling.UnsignedToRandomness(h & (sampling.MaxAdjustedCount - 1))
 	return rnd
 }
-
-// contentHash hashes the fields of a record, each unambiguously encoded:
-// the same record delivered again hashes the same. The fields are gathered
-// in buf and hashed at once; a record too large for buf streams through a
-// digest instead (a digest write per field would cost more than the rest of
-// the decision). Use it as a local variable: it then costs no allocation.
-type contentHash struct {
-	buf       [384]byte
-	n         int
-	streaming bool
-	d         xxhash.Digest
-}
-
-func (h *contentHash) flush() {
-	if !h.streaming {
-		h.d.Reset()
-		h.streaming = true
-	}
-	_, _ = h.d.Write(h.buf[:h.n])
-	h.n = 0
-}
-
-func (h *contentHash) uint64(v uint64) {
-	if h.n > len(h.buf)-8 {
-		h.flush()
-	}
-	binary.LittleEndian.PutUint64(h.buf[h.n:], v)
-	h.n += 8
-}
-
-// string is length-prefixed so that no two sequences of fields collide.
-func (h *contentHash) string(s string) {
-	h.uint64(uint64(len(s)))
-	if len(s) > len(h.buf)-h.n {
-		h.flush()
-		if len(s) > len(h.buf) {
-			_, _ = h.d.WriteString(s)
-			return
-		}
-	}
-	h.n += copy(h.buf[h.n:], s)
-}
-
-func (h *contentHash) bytes(b []byte) {
-	h.uint64(uint64(len(b)))
-	if len(b) > len(h.buf)-h.n {
-		h.flush()
-		if len(b) > len(h.buf) {
-			_, _ = h.d.Write(b)
-			return
-		}
-	}
-	h.n += copy(h.buf[h.n:], b)
-}
-
-func (h *contentHash) sum() uint64 {
-	if !h.streaming {
-		return xxhash.Sum64(h.buf[:h.n])
-	}
-	h.flush()
-	return h.d.Sum64()
-}
-
-func (h *contentHash) value(v pcommon.Value) {
-	h.uint64(uint64(v.Type()))
-	switch v.Type() {
-	case pcommon.ValueTypeStr:
-		h.string(v.Str())
-	case pcommon.ValueTypeInt:
-		h.uint64(uint64(v.Int()))
-	case pcommon.ValueTypeDouble:
-		h.uint64(math.Float64bits(v.Double()))
-	case pcommon.ValueTypeBool:
-		if v.Bool() {
-			h.uint64(1)
-		} else {
-			h.uint64(0)
-		}
-	case pcommon.ValueTypeBytes:
-		h.bytes(v.Bytes().AsRaw())
-	case pcommon.ValueTypeMap:
-		h.attributes(v.Map())
-	case pcommon.ValueTypeSlice:
-		s := v.Slice()
-		h.uint64(uint64(s.Len()))
-		for i := 0; i < s.Len(); i++ {
-			h.value(s.At(i))
-		}
-	}
-}
-
-// attributes hashes a map in its order, leaving out the sampling state an
-// earlier sampler may have added: it is not part of what the record says.
-func (h *contentHash) attributes(m pcommon.Map) {
-	m.Range(func(k string, v pcommon.Value) bool {
-		if k == mcpconv.SamplingThreshold || k == mcpconv.SamplingRandomness {
-			return true
-		}
-		h.string(k)
-		h.value(v)
-		return true
-	})
-	h.uint64(mapEnd)
-}
-
-// mapEnd closes a map: no key length can take this value.
-const mapEnd = ^uint64(0)

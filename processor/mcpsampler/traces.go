@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/collector/processor/processorhelper"
 
+	"github.com/mcp-bridge/otelcol-mcp/internal/contenthash"
 	"github.com/mcp-bridge/otelcol-mcp/mcpconv"
 	"github.com/mcp-bridge/otelcol-mcp/processor/mcpsampler/internal/metadata"
 )
@@ -134,12 +135,12 @@ func spanRandomness(span ptrace.Span) sampling.Randomness {
 	}
 	// A span without trace id is malformed; hash what identifies it so that
 	// it is decided the same way every time it is seen.
-	var h contentHash
+	var h contenthash.Hash
 	sid := span.SpanID()
-	h.bytes(sid[:])
-	h.uint64(uint64(span.StartTimestamp()))
-	h.string(span.Name())
-	return hashRandomness(h.sum())
+	h.Bytes(sid[:])
+	h.Uint64(uint64(span.StartTimestamp()))
+	h.String(span.Name())
+	return hashRandomness(h.Sum())
 }
 
 // traceStateWith sets threshold th in the parsed tracestate and serializes
