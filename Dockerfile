@@ -48,6 +48,14 @@ ENV MCP_STORAGE_DIR=/var/lib/otelcol-mcp/queue \
     MCP_METRICS_HOST=0.0.0.0 \
     MCP_METRICS_PORT=8888
 
+# Go runtime: collect garbage less often (GOGC) but keep the Go heap under
+# GOMEMLIMIT, below memory_limiter's soft limit (limit_mib - spike_limit_mib =
+# 384 MiB by default), so the limiter never refuses data for garbage that was
+# merely not collected yet. Cuts the collector's CPU per row by a third
+# (docs/benchmarks.md); scripts/runtime-env.sh reads this line, keep it on one
+# line. Lower MCP_MEMORY_LIMIT_MIB => lower GOMEMLIMIT too.
+ENV GOGC=400 GOMEMLIMIT=300MiB
+
 # The persistent sending queue: mount a volume here so that data waiting for
 # PostgreSQL survives a container restart.
 VOLUME ["/var/lib/otelcol-mcp/queue"]

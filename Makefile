@@ -82,8 +82,9 @@ lint:
 	if [[ -n "$$out" ]]; then echo "gofmt -l reports unformatted files:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
+# With the container image's Go runtime settings (scripts/runtime-env.sh).
 run: pg-up build
-	./$(BINARY) --config $(COLLECTOR_CONFIG)
+	source scripts/runtime-env.sh && exec ./$(BINARY) --config $(COLLECTOR_CONFIG)
 
 demo: pg-up build
 	bash scripts/demo.sh

@@ -138,7 +138,8 @@ go build -o "$sim" ./cmd/mcprouter-sim || die "go build ./cmd/mcprouter-sim fail
 rm -rf "$MCP_STORAGE_DIR" "$manifest"
 mkdir -p "$MCP_STORAGE_DIR"
 say "starting $collector (log: $log)"
-"$collector" --config "$config" >"$log" 2>&1 &
+# With the container image's Go runtime settings (scripts/runtime-env.sh).
+(source scripts/runtime-env.sh && exec "$collector" --config "$config") >"$log" 2>&1 &
 collector_pid=$!
 collector_started=1
 
