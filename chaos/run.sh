@@ -11,19 +11,28 @@
 #   partition-dropped  today's routing_log partition dropped under load (rows
 #                      go to DEFAULT), then the DEFAULT too (on-demand path)
 #   malformed          one span with a NUL in an attribute per 1,000 events
+#   gateways           scale-out: two collectors (gateways) on one schema, started
+#                      together, each fed by its own simulator at the same time
+#                      (CHAOS_REQUESTS and CHAOS_RATE split between them); both
+#                      manifests reconciled, and partition maintenance shown to
+#                      have run once (every partition counted by exactly one
+#                      gateway's otelcol_partitionmgr_partitions_created, no run
+#                      failed)
 #
 # Everything is private: a PostgreSQL cluster of its own (scripts/pg-up.sh on
 # CHAOS_PG_PORT, data in CHAOS_PG_DATA, stopped at the end), the collector on
-# 5xxxx ports with a fresh queue directory per scenario, one schema per
-# scenario. The collector keeps every health check and LB decision
-# (MCP_SAMPLE_*_PERCENT=100), so every kind is reconciled exactly.
+# 5xxxx ports (the second gateway on the same ports + 100) with a fresh queue
+# directory per scenario, one schema per scenario. The collector keeps every
+# health check and LB decision (MCP_SAMPLE_*_PERCENT=100), so every kind is
+# reconciled exactly.
 #
 # Environment (defaults): CHAOS_REQUESTS routed requests per scenario (400000,
 # ~1.04 M events), CHAOS_RATE requests/s (3000), CHAOS_OUTAGE seconds (60),
 # CHAOS_PG_PORT (55432), CHAOS_PG_DATA (.run/chaos-pg), CHAOS_QUEUE_SIZE for
 # queue-full (200; the default config has 1000), CHAOS_RECONCILE_WAIT (15m),
 # CHAOS_KEEP_PG=1 leaves the cluster running, CHAOS_COLLECTOR another binary
-# than build/otelcol-mcp.
+# than build/otelcol-mcp, CHAOS_SEED the first gateways simulator's seed (the
+# second gets +1; default: the clock).
 #
 # Output: .run/chaos/<scenario>/ (collector log, simulator log, manifest,
 # reconciliation, metrics) and .run/chaos/results.md (one table row per
@@ -41,15 +50,17 @@ PG_DATA=${CHAOS_PG_DATA:-.run/chaos-pg}
 PG_DB=mcp_chaos
 QUEUE_SIZE=${CHAOS_QUEUE_SIZE:-200}
 RECONCILE_WAIT=${CHAOS_RECONCILE_WAIT:-15m}
+# Gateway 0's ports; gateway G listens on each + 100*G (chaos/lib.sh gw_port).
 GRPC_PORT=54317 HTTP_PORT=54318 EVENTS_PORT=54320 HEALTH_PORT=53133 METRICS_PORT=58888
-DSN=postgres://postgres@127.0.0.1:$PG_PORT/$PG_DB?sslmode=disable
+DSN="postgres://postgres@127.0.0.1:$PG_PORT/$PG_DB?sslmode=disable"
 ROOT=.run/chaos
 RESULTS=$ROOT/results.md
 COLLECTOR=$ROOT/otelcol-mcp
 SOURCE_BINARY=${CHAOS_COLLECTOR:-build/otelcol-mcp}
+CONFIG=$ROOT/otelcol-config.yaml
 SIM=$ROOT/mcprouter-sim
 
-all=(db-outage collector-kill queue-full partition-dropped malformed)
+all=(db-outage collector-kill queue-full partition-dropped malformed gateways)
 scenarios=("$@")
 ((${#scenarios[@]})) || scenarios=("${all[@]}")
 for s in "${scenarios[@]}"; do
@@ -59,14 +70,20 @@ for tool in psql pg_isready jq curl go gzip runuser; do
 	command -v "$tool" >/dev/null || die "$tool is not installed"
 done
 [[ -x $SOURCE_BINARY ]] || die "$SOURCE_BINARY is missing: run make build"
-for port in $GRPC_PORT $HTTP_PORT $EVENTS_PORT $HEALTH_PORT $METRICS_PORT; do
+ports=("$GRPC_PORT" "$HTTP_PORT" "$EVENTS_PORT" "$HEALTH_PORT" "$METRICS_PORT")
+if [[ " ${scenarios[*]} " == *" gateways "* ]]; then
+	for port in "${ports[@]:0:5}"; do ports+=("$(gw_port "$port" 1)"); done
+fi
+for port in "${ports[@]}"; do
 	if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then die "something already listens on 127.0.0.1:$port"; fi
 done
 
 cleanup() {
 	[[ -n ${sim_pid:-} ]] && kill -TERM "$sim_pid" 2>/dev/null
+	local pid
+	for pid in "${sim_pids[@]}"; do [[ -n $pid ]] && kill -TERM "$pid" 2>/dev/null; done
 	[[ -n ${malformed_pid:-} ]] && kill -TERM "$malformed_pid" 2>/dev/null
-	collector_stop
+	collectors_stop
 	if [[ -z ${CHAOS_KEEP_PG:-} && -s $PG_DATA/PG_VERSION ]]; then
 		as_owner "$(pg_bin)/pg_ctl" -D "$(cd "$PG_DATA" && pwd)" -m fast stop >/dev/null 2>&1 || true
 	fi
@@ -76,8 +93,10 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 mkdir -p "$ROOT"
-# A copy of the binary: a concurrent `make build` must not swap it mid-run.
+# A copy of the binary and of the configuration: a concurrent `make build` or
+# edit must not swap them mid-run.
 cp "$SOURCE_BINARY" "$COLLECTOR"
+cp otelcol-config.yaml "$CONFIG"
 go build -o "$SIM" ./cmd/mcprouter-sim || die "go build ./cmd/mcprouter-sim failed"
 pg_up
 {
@@ -100,6 +119,8 @@ begin() {
 	manifest=$dir/manifest.gz
 	sim_out=$dir/sim.out
 	sim_log=$dir/sim.log
+	manifests=()
+	scenario_problem=
 	SCHEMA=chaos_${scenario//-/_}
 	psql_db -c "DROP SCHEMA IF EXISTS $SCHEMA CASCADE" 2>/dev/null || true
 	t_begin=$SECONDS
@@ -138,13 +159,13 @@ scenario_collector_kill() {
 	sim_start
 	at 30
 	say "SIGKILL collector $collector_pid (queue size $(metric otelcol_exporter_queue_size))"
-	collector_kill
+	collector_kill 0
 	local killed=$SECONDS
 	collector_start
 	say "collector back after $((SECONDS - killed)) s"
 	at 60
 	say "second SIGKILL of collector $collector_pid"
-	collector_kill
+	collector_kill 0
 	collector_start
 	finish_sim
 	reconcile
@@ -279,10 +300,102 @@ scenario_malformed() {
 	fi
 }
 
+scenario_gateways() {
+	begin gateways
+	local g seed rate requests
+	seed=${CHAOS_SEED:-$(date +%s)}
+	rate=$(awk -v r="$RATE" 'BEGIN { print r / 2 }')
+	manifests=("$dir/manifest-0.gz" "$dir/manifest-1.gz")
+	# Both at once: their start-up maintenance runs (schema, create, expire)
+	# race for the leader lock on the fresh schema.
+	for g in 0 1; do collector_launch "$g"; done
+	for g in 0 1; do collector_healthy "$g"; done
+	# One router per gateway, at the same time: each its own instance id,
+	# seed (session ids) and server-key prefix (mcp_server has one row per
+	# key, so routers sharing keys could not be reconciled apart).
+	for g in 0 1; do
+		requests=$((REQUESTS / 2 + (g == 0 ? REQUESTS % 2 : 0)))
+		gateway_sim_start "$g" "$requests" "$rate" -instance "chaos-gateways-sim-$g" -seed $((seed + g)) -server-prefix "gw$g-"
+		say "simulator $g (${sim_pids[g]}): $requests requests at $rate/s to gateway $g (127.0.0.1:$(gw_port "$GRPC_PORT" "$g")), seed $((seed + g))"
+	done
+	local rc
+	for g in 0 1; do
+		rc=0
+		wait "${sim_pids[g]}" || rc=$?
+		sim_pids[g]=
+		say "simulator $g exited $rc; delivery $(delivery "${manifests[g]}")"
+	done
+
+	# Each manifest on its own against the shared schema.
+	local t_sent=0 t_stored=0 t_lost=0 t_dup=0 t_rc=0 per=()
+	for g in 0 1; do
+		reconcile "${manifests[g]}" "reconcile-$g"
+		t_sent=$((t_sent + sent)) t_stored=$((t_stored + stored)) t_lost=$((t_lost + lost)) t_dup=$((t_dup + dup))
+		((reconcile_rc <= t_rc)) || t_rc=$reconcile_rc
+		per+=("sim $g: $sent sent, $lost lost, $dup dup")
+	done
+	sent=$t_sent stored=$t_stored lost=$t_lost dup=$t_dup reconcile_rc=$t_rc
+
+	# Partition maintenance ran once: every partition of the schema counted by
+	# exactly one gateway, no run failed.
+	local created=() written=() runs=() logs=() leaders=() moved=0 skipped=0 failed=0 creators=0 partitions logged failed_log=0
+	for g in 0 1; do
+		metrics_raw "$g" >"$dir/metrics-$g.prom" || die "cannot scrape gateway $g's metrics"
+		metrics_snapshot "$g" >"$dir/metrics-end-$g.txt"
+		created[g]=$(prom_sum "$dir/metrics-$g.prom" otelcol_partitionmgr_partitions_created)
+		written[g]=$(prom_sum "$dir/metrics-$g.prom" otelcol_exporter_mcppg_rows_written)
+		((created[g] == 0)) || creators=$((creators + 1))
+		# Set only by a gateway that ran a job holding the leader lock.
+		if grep -q '^otelcol_partitionmgr_last_success{task="create"}' "$dir/metrics-$g.prom"; then leaders+=("$g"); fi
+		moved=$((moved + $(prom_sum "$dir/metrics-$g.prom" otelcol_partitionmgr_rows_moved)))
+		local task r n counts line="gateway $g" sep=
+		for task in create expire; do
+			counts=
+			for r in ok skipped failed; do
+				n=$(prom_sum "$dir/metrics-$g.prom" otelcol_partitionmgr_runs "task=\"$task\"" "result=\"$r\"")
+				counts+=${counts:+/}$n
+				[[ $r != skipped ]] || skipped=$((skipped + n))
+				[[ $r != failed ]] || failed=$((failed + n))
+			done
+			line+="$sep $task $counts"
+			sep=,
+		done
+		runs+=("$line")
+		failed_log=$((failed_log + $(grep -c 'partition maintenance failed' "$(gw_log "$g")" || true)))
+		logged=$(sed -n '/created partitions/ s/.*"partitions": \([0-9]*\).*/\1/p' "$(gw_log "$g")" | awk '{ s += $1 } END { print s + 0 }')
+		logs+=("gateway $g: ${logged} partitions in its 'created partitions' log lines")
+		say "gateway $g: otelcol_partitionmgr_partitions_created=${created[g]} (log: $logged), runs: $line, rows written ${written[g]}"
+	done
+	psql_db -c "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname = '$SCHEMA' AND c.relkind = 'r' AND c.relname NOT LIKE '%\_default' ORDER BY 1" >"$dir/partitions.txt"
+	partitions=$(wc -l <"$dir/partitions.txt")
+	{
+		echo "partitions in $SCHEMA (not DEFAULT): $partitions"
+		echo "otelcol_partitionmgr_partitions_created: gateway 0 ${created[0]}, gateway 1 ${created[1]}"
+		printf 'otelcol_partitionmgr_runs (ok/skipped/failed): %s\n' "${runs[@]}"
+		printf '%s\n' "${logs[@]}"
+		echo "otelcol_partitionmgr_last_success{task=\"create\"} exported by gateway(s): ${leaders[*]:-none}"
+		echo "'partition maintenance failed' log lines: $failed_log"
+	} | tee "$dir/partition-maintenance.txt" >&2
+	local problems=()
+	((partitions > 0)) || problems+=("no partition in $SCHEMA")
+	((created[0] + created[1] == partitions)) || problems+=("$partitions partitions, but the gateways counted $((created[0] + created[1])) created")
+	((creators == 1)) || problems+=("$creators gateways created partitions")
+	((failed == 0 && failed_log == 0)) || problems+=("maintenance failed: $failed runs, $failed_log log lines")
+	((written[0] > 0 && written[1] > 0)) || problems+=("a gateway wrote no rows (${written[0]}/${written[1]})")
+	if ((${#problems[@]})); then
+		scenario_problem=$(IFS=';' && echo "${problems[*]}")
+		say "FAIL: $scenario_problem"
+	fi
+	collectors_stop
+	result gateways $((SECONDS - t_begin)) "$(psql_db -c "SELECT count(*) FROM $SCHEMA.rejected_event")" \
+		"2 collectors started together on schema $SCHEMA, 2 simulators at the same time, $rate req/s each (${per[0]}; ${per[1]}); rows written by gateway 0/1: ${written[0]}/${written[1]}. Partition maintenance once: $partitions partitions in the schema = otelcol_partitionmgr_partitions_created ${created[0]} (gateway 0) + ${created[1]} (gateway 1); otelcol_partitionmgr_last_success{task=create} (set by a gateway that ran the create job under the leader lock) exported by gateway(s) ${leaders[*]:-none}; otelcol_partitionmgr_runs ok/skipped/failed: ${runs[0]}; ${runs[1]} ($skipped runs skipped while the other gateway held the leader lock); $failed failed runs, $failed_log 'partition maintenance failed' log lines; $moved rows moved out of DEFAULT${scenario_problem:+; FAIL: $scenario_problem}"
+}
+
 for s in "${scenarios[@]}"; do
 	"scenario_${s//-/_}"
 done
-scenario=done
+scenario='done'
 echo >&2
 cat "$RESULTS" >&2
 ((failures == 0)) || die "$failures scenario(s) lost, duplicated or mis-rejected data"

@@ -7,9 +7,11 @@ import (
 	"math"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode"
 
 	"github.com/mcp-bridge/otelcol-mcp/instrumentation"
 	"github.com/mcp-bridge/otelcol-mcp/mcpconv"
@@ -27,6 +29,9 @@ type fleetConfig struct {
 
 	Servers        int
 	ToolsPerServer int
+	// ServerPrefix starts every upstream's server key, so that simulators
+	// sharing a schema keep their mcp_server rows apart.
+	ServerPrefix string
 	// ErrorRate is the share of requests (and tool calls) that fail.
 	ErrorRate float64
 	// OutageRate is how many outages an upstream has per minute; during one
@@ -65,6 +70,7 @@ func (c fleetConfig) Validate() error {
 	check(c.Duration > 0 || c.Requests > 0, "set -duration or -requests (or both): the run needs an end")
 	check(c.Servers >= 1, "servers: %d must be at least 1", c.Servers)
 	check(c.ToolsPerServer >= 1, "tools: %d must be at least 1", c.ToolsPerServer)
+	check(!strings.ContainsFunc(c.ServerPrefix, unicode.IsSpace), "server-prefix: %q must not contain spaces (the manifest separates fields by spaces)", c.ServerPrefix)
 	check(c.ErrorRate >= 0 && c.ErrorRate <= 1, "error-rate: %v must be between 0 and 1", c.ErrorRate)
 	check(c.OutageRate >= 0, "outage-rate: %v must not be negative", c.OutageRate)
 	check(c.OutageLength > 0, "outage-length: %v must be positive", c.OutageLength)
@@ -151,7 +157,7 @@ func newFleet(cfg fleetConfig, em emitter, man *manifestWriter, count *counters)
 		replica := i/nDomains + 1
 		name := domains[d].name
 		u := &upstream{
-			key:     name + "-" + strconv.Itoa(replica),
+			key:     cfg.ServerPrefix + name + "-" + strconv.Itoa(replica),
 			name:    name + " MCP server " + strconv.Itoa(replica),
 			address: "mcp-" + name + "-" + strconv.Itoa(replica) + ".mcp.svc.cluster.local",
 			port:    8080,

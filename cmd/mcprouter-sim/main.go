@@ -83,6 +83,7 @@ func parseRunFlags(args []string, stderr io.Writer) (runOptions, error) {
 	fs.Int64Var(&o.fleet.Requests, "requests", 0, "stop after this many routed requests; 0 = until -duration")
 	fs.IntVar(&o.fleet.Servers, "servers", 8, "upstream MCP servers")
 	fs.IntVar(&o.fleet.ToolsPerServer, "tools", 4, "tools per upstream server")
+	fs.StringVar(&o.fleet.ServerPrefix, "server-prefix", "", "prefix of the upstream server keys (give simulators that share a schema different ones: mcp_server has one row per key)")
 	fs.Float64Var(&o.fleet.ErrorRate, "error-rate", 0.05, "share of requests and tool calls that fail (0..1)")
 	fs.Float64Var(&o.fleet.OutageRate, "outage-rate", 1, "outages per upstream and minute (its calls and checks fail, its breaker opens)")
 	fs.DurationVar(&o.fleet.OutageLength, "outage-length", 4*time.Second, "mean length of an outage")

@@ -168,6 +168,11 @@ type kindResult struct {
 	stale       int64 // sessions, servers: row differs from the final state sent
 	adjusted    float64
 
+	// servers: keys of this run that another reporter (a second router or
+	// simulator with the same server keys) sent health checks for during
+	// the run, and how many such checks; their mcp_server rows merge both.
+	sharedKeys, foreignChecks int64
+
 	sampled bool
 	// For a sampled kind: the healthy items sent and kept, the rate applied
 	// (from the rows' adjusted_count, else assumed) and the accepted band.
@@ -228,8 +233,12 @@ func (r *report) progressKey() string {
 func (r *report) missingSummary() string {
 	var parts []string
 	for _, k := range r.kinds {
-		if !k.ok() {
+		switch {
+		case k.ok():
+		case k.missing > 0:
 			parts = append(parts, fmt.Sprintf("%s %d missing", k.kind, k.missing))
+		default: // duplicates, stale or shared rows, a sample out of bounds
+			parts = append(parts, fmt.Sprintf("%s: %s", k.kind, strings.Join(k.problems, "; ")))
 		}
 	}
 	for _, m := range r.metrics {
@@ -454,7 +463,7 @@ func compare(ctx context.Context, conn *pgx.Conn, o reconcileOptions, h manifest
 		case kindSession:
 			res, err = compareSessions(ctx, conn, o.schema)
 		case kindServer:
-			res, err = compareServers(ctx, conn, o.schema)
+			res, err = compareServers(ctx, conn, o.schema, h)
 		default:
 			res, err = compareIDs(ctx, conn, o, k, from, to)
 		}
@@ -586,16 +595,47 @@ func compareSessions(ctx context.Context, conn *pgx.Conn, schema string) (kindRe
 	return res, err
 }
 
-func compareServers(ctx context.Context, conn *pgx.Conn, schema string) (kindResult, error) {
+// compareServers compares each upstream's mcp_server row with its final
+// state. mcp_server has one row per server key, whoever reports it: when
+// another router (or a second simulator without its own -server-prefix)
+// reported the same keys during the run, the rows merge both and cannot be
+// judged against this manifest, which is then a failure of its own. Such a
+// reporter shows as health checks of this run's keys, within its time, that
+// the manifest does not list.
+func compareServers(ctx context.Context, conn *pgx.Conn, schema string, h manifestHeader) (kindResult, error) {
 	res := kindResult{kind: kindServer}
 	err := conn.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE r.server_key IS NULL), count(r.server_key),
        count(*) FILTER (WHERE r.server_key IS NOT NULL AND (r.registered IS DISTINCT FROM s.registered
            OR r.health_status IS DISTINCT FROM s.health))
   FROM sent_server s LEFT JOIN `+pgx.Identifier{schema, "mcp_server"}.Sanitize()+` r USING (server_key)`).
 		Scan(&res.sent, &res.missing, &res.stored, &res.stale)
+	if err != nil {
+		return res, err
+	}
 	res.found = res.stored
+	if from, to := h.Started, cmpOrTime(h.Ended, h.LastEvent); !from.IsZero() && !to.IsZero() {
+		err = conn.QueryRow(ctx, `SELECT count(DISTINCT r.server_key), count(*)
+  FROM `+pgx.Identifier{schema, kindInfo[kindHealthCheck].table}.Sanitize()+` r
+ WHERE r.ts BETWEEN $1 AND $2 AND r.server_key IN (SELECT server_key FROM sent_server)
+   AND NOT EXISTS (SELECT 1 FROM sent_event s WHERE s.kind = $3 AND s.event_id = r.event_id)`,
+			from, to, kindInfo[kindHealthCheck].code).Scan(&res.sharedKeys, &res.foreignChecks)
+		if err != nil {
+			return res, err
+		}
+	}
 	res.judgeState()
-	return res, err
+	if res.sharedKeys > 0 {
+		res.problems = append(res.problems, fmt.Sprintf("server keys also reported by another router during the run: %d (%d health checks not in this manifest); "+
+			"their rows are not this run's alone (give each simulator its own -server-prefix)", res.sharedKeys, res.foreignChecks))
+	}
+	return res, nil
+}
+
+func cmpOrTime(a, b time.Time) time.Time {
+	if !a.IsZero() {
+		return a
+	}
+	return b
 }
 
 // judgeState judges an upsert table: every key present, in its final state.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -53,6 +54,10 @@ type runSpec struct {
 	unhealthy     int
 	healthKept    func(i int) bool // which healthy checks reach the tables
 	healthPercent float64          // their recorded sampling rate; 0: unsampled
+	// Two runs in one schema: service.instance.id (default testInstance),
+	// a prefix of every id (trace ids take its first 8 bytes) and of the
+	// server keys.
+	instance, idPrefix, serverPrefix string
 }
 
 const testInstance = "sim-test-instance"
@@ -64,16 +69,18 @@ func newTestRun(t *testing.T, spec runSpec) testRun {
 	t.Helper()
 	run := testRun{manifest: filepath.Join(t.TempDir(), "sent.gz"), traces: ptrace.NewTraces(),
 		logs: plog.NewLogs(), metrics: pmetric.NewMetrics()}
+	instance := cmp.Or(spec.instance, testInstance)
+	weather1 := spec.serverPrefix + "weather-1"
 	man, err := createManifest(run.manifest)
 	require.NoError(t, err)
 	count := &counters{}
 	rec := newRecorder(man, count)
 
 	rs := run.traces.ResourceSpans().AppendEmpty()
-	rs.Resource().Attributes().PutStr(mcpconv.ServiceInstanceID, testInstance)
+	rs.Resource().Attributes().PutStr(mcpconv.ServiceInstanceID, instance)
 	spans := rs.ScopeSpans().AppendEmpty().Spans()
 	rl := run.logs.ResourceLogs().AppendEmpty()
-	rl.Resource().Attributes().PutStr(mcpconv.ServiceInstanceID, testInstance)
+	rl.Resource().Attributes().PutStr(mcpconv.ServiceInstanceID, instance)
 	records := rl.ScopeLogs().AppendEmpty().LogRecords()
 	ts := func(i int) pcommon.Timestamp {
 		return pcommon.NewTimestampFromTime(t0.Add(time.Duration(i) * time.Millisecond))
@@ -89,6 +96,7 @@ func newTestRun(t *testing.T, spec runSpec) testRun {
 	toolCalls := 0
 	for i := range spec.requests {
 		var tid trace.TraceID
+		copy(tid[:8], spec.idPrefix)
 		binary.BigEndian.PutUint64(tid[8:], uint64(i+1))
 		sid := trace.SpanID{1, byte(i >> 8), byte(i)}
 		failed := i%10 == 9
@@ -129,10 +137,11 @@ func newTestRun(t *testing.T, spec runSpec) testRun {
 		}
 		rec.span(kindToolCall, tid, csid, failed)
 
-		lb := event(mcpconv.EventLBDecision, i, fmt.Sprintf("lb-%d", i))
+		lbID := fmt.Sprintf("%slb-%d", spec.idPrefix, i)
+		lb := event(mcpconv.EventLBDecision, i, lbID)
 		lb.SetTraceID(pcommon.TraceID(tid))
-		lb.Attributes().PutStr(mcpconv.ServerKey, "weather-1")
-		rec.event(kindLBDecision, fmt.Sprintf("lb-%d", i), false)
+		lb.Attributes().PutStr(mcpconv.ServerKey, weather1)
+		rec.event(kindLBDecision, lbID, false)
 	}
 	var tvalue string
 	if spec.healthPercent > 0 {
@@ -141,28 +150,28 @@ func newTestRun(t *testing.T, spec runSpec) testRun {
 		tvalue = th.TValue()
 	}
 	for i := range spec.healthy + spec.unhealthy {
-		id := fmt.Sprintf("hc-%d", i)
+		id := fmt.Sprintf("%shc-%d", spec.idPrefix, i)
 		healthy := i < spec.healthy
 		rec.event(kindHealthCheck, id, !healthy)
 		if healthy && spec.healthKept != nil && !spec.healthKept(i) {
 			continue
 		}
 		lr := event(mcpconv.EventHealthCheck, i, id)
-		lr.Attributes().PutStr(mcpconv.ServerKey, "weather-1")
+		lr.Attributes().PutStr(mcpconv.ServerKey, weather1)
 		lr.Attributes().PutStr(mcpconv.HealthStatus, healthText(healthy))
 		if healthy && tvalue != "" {
 			lr.Attributes().PutStr(mcpconv.SamplingThreshold, tvalue)
 		}
 	}
 	for i, to := range []string{mcpconv.BreakerOpen, mcpconv.BreakerHalfOpen, mcpconv.BreakerClosed} {
-		id := fmt.Sprintf("cb-%d", i)
+		id := fmt.Sprintf("%scb-%d", spec.idPrefix, i)
 		lr := event(mcpconv.EventBreakerStateChange, i, id)
-		lr.Attributes().PutStr(mcpconv.ServerKey, "weather-1")
+		lr.Attributes().PutStr(mcpconv.ServerKey, weather1)
 		lr.Attributes().PutStr(mcpconv.BreakerToState, to)
 		rec.event(kindBreaker, id, to == mcpconv.BreakerOpen)
 	}
 	for i := range 3 {
-		sess := fmt.Sprintf("sess-%d", i)
+		sess := fmt.Sprintf("%ssess-%d", spec.idPrefix, i)
 		event(mcpconv.EventSessionStart, i, sess+"-start").Attributes().PutStr(mcpconv.SessionID, sess)
 		end := event(mcpconv.EventSessionEnd, i+10, sess+"-end")
 		end.Attributes().PutStr(mcpconv.SessionID, sess)
@@ -170,7 +179,7 @@ func newTestRun(t *testing.T, spec runSpec) testRun {
 		end.Attributes().PutInt(mcpconv.SessionErrorCount, int64(i))
 		rec.session(sess, int64(10*i), int64(i), true)
 	}
-	for i, key := range []string{"weather-1", "weather-2"} {
+	for i, key := range []string{weather1, spec.serverPrefix + "weather-2"} {
 		reg := event(mcpconv.EventServerRegistered, i, key+"-reg")
 		reg.Attributes().PutStr(mcpconv.ServerKey, key)
 		reg.Attributes().PutStr(mcpconv.HealthStatus, mcpconv.HealthHealthy)
@@ -179,11 +188,11 @@ func newTestRun(t *testing.T, spec runSpec) testRun {
 
 	if spec.requests == 0 {
 		rec.flush()
-		require.NoError(t, man.finish(manifestHeader{Mode: "otlp", InstanceID: testInstance, Kinds: count.snapshot()}))
+		require.NoError(t, man.finish(manifestHeader{Mode: "otlp", InstanceID: instance, Kinds: count.snapshot()}))
 		return run
 	}
 	rm := run.metrics.ResourceMetrics().AppendEmpty()
-	rm.Resource().Attributes().PutStr(mcpconv.ServiceInstanceID, testInstance)
+	rm.Resource().Attributes().PutStr(mcpconv.ServiceInstanceID, instance)
 	m := rm.ScopeMetrics().AppendEmpty().Metrics().AppendEmpty()
 	m.SetName(mcpconv.MetricServerOperationDuration)
 	h := m.SetEmptyHistogram()
@@ -199,7 +208,7 @@ func newTestRun(t *testing.T, spec runSpec) testRun {
 	}
 
 	rec.flush()
-	require.NoError(t, man.finish(manifestHeader{Mode: "otlp", InstanceID: testInstance, Started: t0,
+	require.NoError(t, man.finish(manifestHeader{Mode: "otlp", InstanceID: instance, Started: t0, Ended: t0.Add(time.Hour),
 		FirstEvent: t0.Add(-time.Minute), LastEvent: t0.Add(time.Hour), Kinds: count.snapshot(),
 		Metrics: map[string]int64{mcpconv.MetricServerOperationDuration: int64(spec.requests)}}))
 	return run
