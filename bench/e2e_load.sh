@@ -7,8 +7,9 @@
 #   make build && bash bench/e2e_load.sh
 #   RATES="2000 4000 8000 12000 0" STEP=25 SAMPLING=all PROFILE=1 bash bench/e2e_load.sh
 #
-# RATES     routed requests/s per step (mcprouter-sim -rate; 0 = as fast as the
-#           collector takes them, i.e. the saturation point under backpressure).
+# RATES     routed requests/s per step (mcprouter-sim -rate; events/s with
+#           SIM_MODE=replay; 0 = as fast as the collector takes them, i.e. the
+#           saturation point under backpressure).
 #           The rising steps stop at the first one that falls behind; a 0 step
 #           always runs.
 # STEP      seconds per step (default 25).
@@ -19,10 +20,31 @@
 #           into $PPROF_DIR; builder-config.yaml itself is not touched) at the
 #           highest sustainable rate and take a PROFILE_SECONDS (20) CPU profile.
 # OUT       directory for the profile, the step JSON and the table (kept).
+# COLLECTOR_GOGC, COLLECTOR_GOMEMLIMIT
+#           the collector's Go runtime settings; default: the container
+#           image's (Dockerfile, via scripts/runtime-env.sh).
+# COLLECTOR_ARGS
+#           more collector arguments, e.g.
+#           "--set=exporters::mcppg::sending_queue::batch::min_size=5000".
+# SIM_MODE  otlp (default: OpenTelemetry SDK, OTLP/gRPC to the otlp receiver),
+#           events (NDJSON to the mcpevents receiver, for routers without an SDK)
+#           or replay: before the steps, `mcprouter-sim run -capture` records the
+#           OTLP requests of the same simulated fleet (fresh ids for every step,
+#           REPLAY_UNLIMITED events/s x STEP for a 0 step), and each step
+#           `mcprouter-sim replay`s them at RATES *events*/s: the load costs the
+#           shared cores almost nothing, as when the routers run elsewhere.
+#           Freshness lag then includes the time since the capture.
+# SIM_GOGC  the simulator's GOGC (default 400: a load generator trades memory
+#           for CPU, leaving more of the shared cores to the system under test).
+# PG        shared (default): the PostgreSQL on 127.0.0.1:5432 as it is (on this
+#           machine kind: the Debian package's default settings);
+#           tuned: a private cluster on 127.0.0.1:$PG_TUNED_PORT (55433) in
+#           .run/bench-pg (scripts/pg-up.sh) with bench/postgresql-tuned.conf
+#           applied, stopped at the end (its files are kept for the next run).
 #
 # Ports (private): OTLP gRPC 44317, HTTP 44318, events 44320, health 43133,
 # metrics 48888, pprof 41777. Schemas mcp_load and mcp_load_raw in database
-# mcp_bridge on 127.0.0.1:5432 are created fresh and dropped at the end.
+# mcp_bridge are created fresh and dropped at the end.
 #
 # Per step: accepted events/s (otelcol_receiver_accepted_*), stored rows/s
 # (otelcol_exporter_mcppg_rows_written), queue size (otelcol_exporter_queue_size),
@@ -46,10 +68,23 @@ PPROF_DIR=${PPROF_DIR:-/tmp/otelcol-mcp-pprof}
 OUT=${OUT:-/tmp/e2e_load-$(date -u +%Y%m%dT%H%M%S)}
 RAW_BATCH=${RAW_BATCH:-5000}
 RAW_CONNS=${RAW_CONNS:-4}
+COLLECTOR_GOGC=${COLLECTOR_GOGC:-}
+COLLECTOR_GOMEMLIMIT=${COLLECTOR_GOMEMLIMIT:-}
+SIM_GOGC=${SIM_GOGC:-400}
+COLLECTOR_ARGS=${COLLECTOR_ARGS:-}
+SIM_MODE=${SIM_MODE:-otlp}
+REPLAY_UNLIMITED=${REPLAY_UNLIMITED:-80000}
+PG=${PG:-shared}
+PG_TUNED_PORT=${PG_TUNED_PORT:-55433}
+case $PG in
+shared) pg_port=5432 ;;
+tuned) pg_port=$PG_TUNED_PORT pg_data=$root/.run/bench-pg ;;
+*) echo "PG must be shared or tuned" >&2; exit 2 ;;
+esac
 
-admin_dsn=postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable
+admin_dsn=postgres://postgres@127.0.0.1:$pg_port/postgres?sslmode=disable
 db=mcp_bridge
-dsn=postgres://postgres@127.0.0.1:5432/$db?sslmode=disable
+dsn=postgres://postgres@127.0.0.1:$pg_port/$db?sslmode=disable
 schema=mcp_load
 raw_schema=mcp_load_raw
 collector=$root/build/otelcol-mcp
@@ -59,6 +94,13 @@ export MCP_PG_DSN=$dsn MCP_PG_SCHEMA=$schema
 export MCP_OTLP_GRPC_ENDPOINT=localhost:44317 MCP_OTLP_HTTP_ENDPOINT=localhost:44318
 export MCP_EVENTS_ENDPOINT=localhost:44320 MCP_HEALTH_ENDPOINT=localhost:43133
 export MCP_METRICS_HOST=localhost MCP_METRICS_PORT=48888
+rate_unit=req/s
+case $SIM_MODE in
+otlp) sim_target=(-mode otlp -endpoint "$MCP_OTLP_GRPC_ENDPOINT") ;;
+events) sim_target=(-mode events -endpoint "http://$MCP_EVENTS_ENDPOINT") ;;
+replay) rate_unit=events/s ;;
+*) echo "SIM_MODE must be otlp, events or replay" >&2; exit 2 ;;
+esac
 metrics_url=http://localhost:48888/metrics
 pprof_endpoint=localhost:41777
 case $SAMPLING in
@@ -91,11 +133,26 @@ stop_collector() {
 cleanup() {
 	stop_collector
 	psql_db -c "DROP SCHEMA IF EXISTS $schema CASCADE; DROP SCHEMA IF EXISTS $raw_schema CASCADE" >/dev/null 2>&1 || true
+	[[ $PG != tuned ]] || MCP_PG_DATA=$pg_data bash scripts/pg-down.sh >/dev/null 2>&1 || true
 	rm -rf "$work"
 }
 trap cleanup EXIT
 
-bash scripts/pg-up.sh >/dev/null 2>&1 || die "PostgreSQL does not answer (scripts/pg-up.sh)"
+if [[ $PG == tuned ]]; then
+	# A private cluster, then bench/postgresql-tuned.conf by ALTER SYSTEM and a
+	# restart (shared_buffers needs one).
+	pg_env=(MCP_PG_HOST=127.0.0.1 MCP_PG_PORT=$pg_port MCP_PG_DATA=$pg_data MCP_PG_DB=$db)
+	env "${pg_env[@]}" bash scripts/pg-up.sh >/dev/null 2>&1 || die "private PostgreSQL on $pg_port did not start (scripts/pg-up.sh)"
+	while IFS='=' read -r name value; do
+		name=${name//[[:space:]]/} value=$(echo "$value" | sed 's/^ *//; s/ *$//')
+		[[ -n $name ]] && psql_admin -c "ALTER SYSTEM SET $name = '$value'"
+	done < <(sed 's/#.*//' bench/postgresql-tuned.conf | grep '=')
+	env "${pg_env[@]}" bash scripts/pg-down.sh >/dev/null 2>&1
+	env "${pg_env[@]}" bash scripts/pg-up.sh >/dev/null 2>&1 || die "private PostgreSQL on $pg_port did not restart"
+	say "PostgreSQL: private cluster on $pg_port with $(sed 's/#.*//' bench/postgresql-tuned.conf | grep '=' | tr -s ' \n' ' ')"
+else
+	bash scripts/pg-up.sh >/dev/null 2>&1 || die "PostgreSQL does not answer (scripts/pg-up.sh)"
+fi
 if [[ $(psql_admin -c "SELECT 1 FROM pg_database WHERE datname = '$db'") != 1 ]]; then
 	psql_admin -c "CREATE DATABASE $db" 2>/dev/null || true
 fi
@@ -122,13 +179,21 @@ start_collector() {
 	shift
 	local args=(--config "$config")
 	for c in "$@"; do args+=(--config "$c"); done
+	# shellcheck disable=SC2206 # COLLECTOR_ARGS is split on purpose
+	args+=($COLLECTOR_ARGS)
 	local attempt deadline
 	for attempt in 1 2 3 4 5; do
 		export MCP_STORAGE_DIR=$work/queue-$RANDOM
 		mkdir -p "$MCP_STORAGE_DIR"
 		local log_from
-		log_from=$(($(wc -c <"$OUT/collector.log" 2>/dev/null || echo 0) + 1))
-		"$bin" "${args[@]}" >>"$OUT/collector.log" 2>&1 &
+		log_from=$(($(wc -c 2>/dev/null <"$OUT/collector.log" || echo 0) + 1))
+		# The container image's Go runtime settings (scripts/runtime-env.sh),
+		# unless COLLECTOR_GOGC / COLLECTOR_GOMEMLIMIT say otherwise.
+		(
+			[[ -z $COLLECTOR_GOGC ]] || export GOGC=$COLLECTOR_GOGC
+			[[ -z $COLLECTOR_GOMEMLIMIT ]] || export GOMEMLIMIT=$COLLECTOR_GOMEMLIMIT
+			source scripts/runtime-env.sh && exec "$bin" "${args[@]}"
+		) >>"$OUT/collector.log" 2>&1 &
 		collector_pid=$!
 		deadline=$((SECONDS + 60))
 		until curl -fsS -o /dev/null --max-time 1 "http://$MCP_HEALTH_ENDPOINT/" 2>/dev/null; do
@@ -158,18 +223,26 @@ start_collector() {
 # drain; writes $work/TAG.json (measurement + simulator + drain).
 run_step() {
 	local rate=$1 secs=$2 tag=$3 sim_rc=0 drain_s
-	"$sim" run -endpoint "$MCP_OTLP_GRPC_ENDPOINT" -rate "$rate" -duration "${secs}s" -progress 0 \
-		-flush-timeout 120s >"$work/$tag.sim" 2>"$work/$tag.sim.err" &
+	if [[ $SIM_MODE == replay ]]; then
+		GOGC=$SIM_GOGC "$sim" replay -in "$work/$tag.capture" -endpoint "$MCP_OTLP_GRPC_ENDPOINT" -rate "$rate" \
+			-duration "${secs}s" -flush-timeout 120s >"$work/$tag.sim" 2>"$work/$tag.sim.err" &
+	else
+		GOGC=$SIM_GOGC "$sim" run "${sim_target[@]}" -rate "$rate" -duration "${secs}s" -progress 0 \
+			-flush-timeout 120s >"$work/$tag.sim" 2>"$work/$tag.sim.err" &
+	fi
 	local spid=$!
 	"$e2e" measure -metrics "$metrics_url" -pid "$collector_pid" -sim-pid "$spid" -dsn "$dsn" -schema "$schema" \
 		-duration "${secs}s" >"$work/$tag.m.json" || die "measurement failed for step $tag"
 	wait "$spid" || sim_rc=$?
 	drain_s=$("$e2e" drain -metrics "$metrics_url" -timeout 180s) || true
 	local achieved elapsed spans logs
-	achieved=$(sed -n 's/.* routed requests in [0-9.]* s (\([0-9]*\)\/s.*/\1/p' "$work/$tag.sim")
-	elapsed=$(sed -n 's/.* routed requests in \([0-9.]*\) s (.*/\1/p' "$work/$tag.sim")
+	achieved=$(sed -n 's/.* \(routed requests\|items\) in [0-9.]* s (\([0-9]*\)\/s.*/\2/p' "$work/$tag.sim")
+	elapsed=$(sed -n 's/.* \(routed requests\|items\) in \([0-9.]*\) s (.*/\2/p' "$work/$tag.sim")
 	spans=$(sed -n 's/^mcprouter-sim: delivered \([0-9]*\) spans, \([0-9]*\) log records.*/\1/p' "$work/$tag.sim")
 	logs=$(sed -n 's/^mcprouter-sim: delivered \([0-9]*\) spans, \([0-9]*\) log records.*/\2/p' "$work/$tag.sim")
+	if [[ $SIM_MODE == events ]]; then
+		spans=$(sed -n 's/^mcprouter-sim: delivered \([0-9]*\) events posted.*/\1/p' "$work/$tag.sim") logs=0
+	fi
 	jq -c --arg rate "$rate" --arg achieved "${achieved:-0}" --arg drain "${drain_s:-999}" --arg simrc "$sim_rc" \
 		--arg elapsed "${elapsed:-1}" --arg spans "${spans:-0}" --arg logs "${logs:-0}" \
 		'. + {rate: ($rate|tonumber), achieved: ($achieved|tonumber), drain_s: ($drain|tonumber), sim_rc: ($simrc|tonumber),
@@ -190,8 +263,27 @@ behind() {
 		or (.queue_end - .queue_start > 20) or (.drain_s > 10)' "$1" >/dev/null
 }
 
+# capture TAG EVENTS_PER_S SECONDS: record the OTLP requests of a fleet run for a
+# replayed step (2.4 events per routed request, plus 15 % to spare).
+capture() {
+	local tag=$1 rate=$2 secs=$3
+	((rate > 0)) || rate=$REPLAY_UNLIMITED
+	local requests=$((rate * secs * 115 / 100 / 24 * 10))
+	GOGC=$SIM_GOGC "$sim" run -capture "$work/$tag.capture" -rate 0 -requests "$requests" -progress 0 \
+		>"$work/$tag.capture.out" 2>&1 || die "capture for step $tag failed: $(tail -n 3 "$work/$tag.capture.out")"
+	say "$(grep '^mcprouter-sim: captured' "$work/$tag.capture.out")"
+}
+
 # --- load steps ------------------------------------------------------------------
-say "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); SAMPLING=$SAMPLING; STEP=${STEP}s"
+if [[ $SIM_MODE == replay ]]; then
+	for rate in $RATES; do capture "step-$rate" "$rate" "$STEP"; done
+fi
+collector_runtime=$(
+	[[ -z $COLLECTOR_GOGC ]] || export GOGC=$COLLECTOR_GOGC
+	[[ -z $COLLECTOR_GOMEMLIMIT ]] || export GOMEMLIMIT=$COLLECTOR_GOMEMLIMIT
+	source scripts/runtime-env.sh && echo "GOGC=$GOGC GOMEMLIMIT=$GOMEMLIMIT"
+)
+say "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); SAMPLING=$SAMPLING; STEP=${STEP}s; collector $collector_runtime; simulator -mode $SIM_MODE, GOGC=$SIM_GOGC"
 start_collector "$collector"
 say "collector $collector_pid healthy (default config, persistent queue in $MCP_STORAGE_DIR)"
 steps=()
@@ -230,7 +322,7 @@ for tag in "${steps[@]}"; do
 	fi
 done
 {
-	echo "| -rate (req/s) | achieved req/s | events/s sent | events/s accepted | rows/s stored | behind | queue start → end (max) | drain after step | commit p50 / p99 (rows per commit) | freshness lag p50 / max | collector CPU, RSS max | PostgreSQL CPU | simulator CPU | pool acquired max / size | load average |"
+	echo "| -rate ($rate_unit) | achieved $rate_unit | events/s sent | events/s accepted | rows/s stored | behind | queue start → end (max) | drain after step | commit p50 / p99 (rows per commit) | freshness lag p50 / max | collector CPU, RSS max | PostgreSQL CPU | simulator CPU | pool acquired max / size | load average |"
 	echo "| ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
 	for tag in "${steps[@]}"; do
 		b=no
@@ -250,7 +342,7 @@ done
 	echo
 	ratio=$(awk -v s="$sustained" -v r="$raw_rps" 'BEGIN { printf "%.2f", s / r }')
 	if [[ -n $sustained_tag ]]; then
-		echo "Sustained (highest stored rows/s of a step that kept up): **$sustained rows/s** (${sustained_tag#step-} req/s step); ratio to raw COPY: **$ratio**."
+		echo "Sustained (highest stored rows/s of a step that kept up): **$sustained rows/s** (${sustained_tag#step-} $rate_unit step); ratio to raw COPY: **$ratio**."
 	else
 		echo "No step kept up (see the behind column): nothing sustained to compare with raw COPY."
 	fi
@@ -265,6 +357,9 @@ done
 	v1=$([[ $sustained -ge 50000 ]] && echo met || echo "NOT met")
 	v2=$(awk -v x="$ratio" 'BEGIN { print (x >= 0.5) ? "met" : "NOT met" }')
 	echo "Verdict: >= 50,000 events/s: $v1; >= 0.5 of raw COPY: $v2."
+	[[ -z $COLLECTOR_ARGS ]] || echo "Collector arguments: \`$COLLECTOR_ARGS\`."
+	echo "PostgreSQL: $PG ($(psql_admin -c "SELECT string_agg(name || '=' || current_setting(name), ', ' ORDER BY name) FROM pg_settings WHERE name IN ('shared_buffers', 'max_wal_size', 'checkpoint_timeout', 'wal_compression', 'synchronous_commit')"))."
+	echo "Simulator -mode $SIM_MODE. Go runtime: collector $collector_runtime; simulator GOGC=$SIM_GOGC."
 } | tee "$OUT/table.md"
 
 # --- profile ---------------------------------------------------------------------
@@ -287,6 +382,7 @@ extensions:
 service:
   extensions: [partitionmgr, health_check, file_storage, pprof]
 EOF
+	[[ $SIM_MODE != replay ]] || capture profile "$prate" $((PROFILE_SECONDS + 10))
 	psql_db -c "DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null
 	start_collector "$PPROF_DIR/otelcol-mcp" "$work/pprof.yaml"
 	say "profiling: -rate $prate for $((PROFILE_SECONDS + 10))s, CPU profile of ${PROFILE_SECONDS}s from second 5"

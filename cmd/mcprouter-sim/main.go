@@ -13,6 +13,8 @@
 //	mcprouter-sim [run] -endpoint localhost:4317 -rate 1000 -duration 10s -manifest sent.gz
 //	mcprouter-sim run -mode events -endpoint http://localhost:4320 -requests 100000 -manifest sent.gz
 //	mcprouter-sim reconcile -manifest sent.gz -dsn postgres://... -schema mcp
+//	mcprouter-sim run -capture load.bin -rate 0 -requests 400000 -manifest sent.gz
+//	mcprouter-sim replay -in load.bin -endpoint localhost:4317 -rate 50000
 package main
 
 import (
@@ -48,8 +50,10 @@ func main() {
 		code = runCommand(ctx, args, os.Stdout, os.Stderr)
 	case "reconcile":
 		code = reconcileCommand(ctx, args, os.Stdout, os.Stderr)
+	case "replay":
+		code = replayCommand(ctx, args, os.Stdout, os.Stderr)
 	default:
-		fmt.Fprintf(os.Stderr, "mcprouter-sim: unknown command %q: use run or reconcile\n", cmd)
+		fmt.Fprintf(os.Stderr, "mcprouter-sim: unknown command %q: use run, reconcile or replay\n", cmd)
 		code = 2
 	}
 	stop()
@@ -65,6 +69,7 @@ type runOptions struct {
 	serviceName    string
 	instanceID     string
 	manifest       string
+	capture        string
 	lbEvents       bool
 	metricInterval time.Duration
 	flushTimeout   time.Duration
@@ -99,6 +104,7 @@ func parseRunFlags(args []string, stderr io.Writer) (runOptions, error) {
 	fs.BoolVar(&o.lbEvents, "lb-events", true, "emit an lb decision event per routed request")
 	fs.DurationVar(&o.metricInterval, "metric-interval", 10*time.Second, "export metrics (pool gauge, histograms) this often")
 	fs.StringVar(&o.manifest, "manifest", "", "write the manifest of every id sent to this file (gzip)")
+	fs.StringVar(&o.capture, "capture", "", "write every OTLP export request to this file for `mcprouter-sim replay` instead of sending it (-mode otlp, -protocol grpc; -endpoint is not used)")
 	fs.StringVar(&o.serviceName, "service-name", "mcp-router-sim", "service.name of the simulated router")
 	fs.StringVar(&o.instanceID, "instance", "", "service.instance.id (default host-pid)")
 	fs.DurationVar(&o.flushTimeout, "flush-timeout", time.Minute, "deadline for delivering what is buffered after the run; also bounds retries")
@@ -138,6 +144,9 @@ func parseRunFlags(args []string, stderr io.Writer) (runOptions, error) {
 		}
 	default:
 		errs = append(errs, fmt.Errorf("mode: %q must be otlp or events", o.mode))
+	}
+	if o.capture != "" && (o.mode != "otlp" || o.protocol != "grpc") {
+		errs = append(errs, fmt.Errorf("capture: needs -mode otlp -protocol grpc (it records OTLP/gRPC requests), not -mode %s -protocol %s", o.mode, o.protocol))
 	}
 	if o.flushTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("flush-timeout: %v must be positive", o.flushTimeout))
@@ -190,11 +199,29 @@ func run(ctx context.Context, o runOptions, stdout, stderr io.Writer) error {
 	// Export errors are counted by the exporter wrappers and reported once
 	// in the summary instead of once per batch.
 	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(error) {}))
+	var capture *captureServer
+	if o.capture != "" {
+		var err error
+		if capture, err = startCaptureServer(o.capture); err != nil {
+			return fmt.Errorf("capture: %w", err)
+		}
+		o.endpoint = capture.Addr()
+	}
 	em, err := newEmitter(ctx, o)
 	if err != nil {
+		if capture != nil {
+			err = errors.Join(err, capture.close())
+		}
 		return err
 	}
-	return simulate(ctx, o, em, stdout, stderr)
+	err = simulate(ctx, o, em, stdout, stderr)
+	if capture != nil {
+		if cerr := capture.close(); cerr != nil {
+			return errors.Join(err, fmt.Errorf("capture: %w", cerr))
+		}
+		fmt.Fprintf(stdout, "mcprouter-sim: captured %s into %s\n", capture.summary(), o.capture)
+	}
+	return err
 }
 
 // simulate runs the fleet on em, then delivers, writes the manifest and

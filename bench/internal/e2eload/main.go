@@ -380,6 +380,9 @@ func measure(args []string) error {
 	lagSQL := fmt.Sprintf(`SELECT COALESCE(extract(epoch FROM clock_timestamp() - max(ts)), -1)::float8
 		FROM %s.routing_log WHERE ts > now() - interval '10 minutes'`, pgx.Identifier{*sch}.Sanitize())
 
+	// The simulator may exit before the last sample: its CPU time is then
+	// the last one read.
+	var simTicks float64
 	take := func() (point, error) {
 		p := point{t: time.Now()}
 		var err error
@@ -388,7 +391,10 @@ func measure(args []string) error {
 		}
 		p.colTicks, _, _ = procTicks(*pid)
 		if *simPID > 0 {
-			p.simTicks, _, _ = procTicks(*simPID)
+			if t, _, err := procTicks(*simPID); err == nil {
+				simTicks = t
+			}
+			p.simTicks = simTicks
 		}
 		p.pgTicks = pg.sample(ctx)
 		p.rss = rssMiB(*pid)
