@@ -63,7 +63,7 @@ func ParseKind(name string) (Kind, bool) {
 // ClassifySpan tells what a span is: the router's inbound side (SERVER with
 // mcp.method.name) is a routing span; a CLIENT tools/call toward an upstream
 // is a tool call. Anything else is KindOther (its exceptions still count as
-// errors, see IsFailedSpan).
+// errors, see IsFailedSpan and HasExceptionEvent).
 func ClassifySpan(span ptrace.Span) Kind {
 	method, ok := span.Attributes().Get(MethodName)
 	if !ok || method.AsString() == "" {
@@ -87,6 +87,19 @@ func IsFailedSpan(span ptrace.Span) bool {
 	}
 	v, ok := span.Attributes().Get(ErrorType)
 	return ok && v.AsString() != ""
+}
+
+// HasExceptionEvent reports a span that recorded an exception (an
+// "exception" span event), whatever its status says: each such event is an
+// error_log row, so a sampler keeps the span as it keeps failures.
+func HasExceptionEvent(span ptrace.Span) bool {
+	events := span.Events()
+	for i := 0; i < events.Len(); i++ {
+		if events.At(i).Name() == ExceptionEventName {
+			return true
+		}
+	}
+	return false
 }
 
 // LogEventName returns the event name of a log record: the EventName field,

@@ -445,6 +445,10 @@ func TestFailuresAreNeverDropped(t *testing.T) {
 		other := spans.AppendEmpty()
 		other.SetTraceID(tid)
 		other.Status().SetCode(ptrace.StatusCodeError)
+		// An exception recorded on a span whose status stayed unset: an
+		// error_log row of its own.
+		handled := routingSpan(spans, tid)
+		handled.Events().AppendEmpty().SetName(mcpconv.ExceptionEventName)
 
 		healthCheck(records, mcpconv.HealthUnhealthy).SetTraceID(tid)
 		changed := records.AppendEmpty()

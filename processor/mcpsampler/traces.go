@@ -63,10 +63,11 @@ func (p *tracesProcessor) processTraces(ctx context.Context, td ptrace.Traces) (
 	return td, nil
 }
 
-// spanPolicy picks the rate of a span: failures first, then the first rule
-// that matches, then the span's kind.
+// spanPolicy picks the rate of a span: failures (and spans that recorded an
+// exception, which become error_log rows) first, then the first rule that
+// matches, then the span's kind.
 func (s *sampler) spanPolicy(span ptrace.Span, resource pcommon.Map) int {
-	if mcpconv.IsFailedSpan(span) {
+	if mcpconv.IsFailedSpan(span) || mcpconv.HasExceptionEvent(span) {
 		return failurePolicy
 	}
 	for i := range s.rules {
