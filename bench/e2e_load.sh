@@ -269,7 +269,7 @@ capture() {
 	local tag=$1 rate=$2 secs=$3
 	((rate > 0)) || rate=$REPLAY_UNLIMITED
 	local requests=$((rate * secs * 115 / 100 / 24 * 10))
-	GOGC=$SIM_GOGC "$sim" run -capture "$work/$tag.capture" -rate 0 -requests "$requests" -progress 0 \
+	GOGC=$SIM_GOGC "$sim" run -capture "$work/$tag.capture" -rate 0 -duration 0 -requests "$requests" -progress 0 \
 		>"$work/$tag.capture.out" 2>&1 || die "capture for step $tag failed: $(tail -n 3 "$work/$tag.capture.out")"
 	say "$(grep '^mcprouter-sim: captured' "$work/$tag.capture.out")"
 }
@@ -322,7 +322,7 @@ for tag in "${steps[@]}"; do
 	fi
 done
 {
-	echo "| -rate ($rate_unit) | achieved $rate_unit | events/s sent | events/s accepted | rows/s stored | behind | queue start → end (max) | drain after step | commit p50 / p99 (rows per commit) | freshness lag p50 / max | collector CPU, RSS max | PostgreSQL CPU | simulator CPU | pool acquired max / size | load average |"
+	echo "| -rate ($rate_unit) | achieved $rate_unit | events/s sent | events/s accepted | rows/s stored | behind | queue start → end (max) | drain after step | commit p50 / p99 (rows per commit) | freshness lag p50 / max | collector CPU, RSS max (anonymous) | PostgreSQL CPU | simulator CPU | pool acquired max / size | load average |"
 	echo "| ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
 	for tag in "${steps[@]}"; do
 		b=no
@@ -332,7 +332,7 @@ done
 			"\(.queue_start) → \(.queue_end) (\(.queue_max))", "\(.drain_s) s",
 			"\(.commit_p50_ms*10|round/10) / \(.commit_p99_ms*10|round/10) ms (\(.rows_per_commit|floor))",
 			"\(.lag_p50_s*100|round/100) / \(.lag_max_s*100|round/100) s",
-			"\(.collector_cpu_cores*100|round/100) cores, \(.rss_max_mib|floor) MiB",
+			"\(.collector_cpu_cores*100|round/100) cores, \(.rss_max_mib|floor) MiB (\(.rss_anon_max_mib // 0|floor))",
 			"\(.postgres_cpu_cores*100|round/100) cores",
 			"\(.simulator_cpu_cores*100|round/100) cores",
 			"\(.pool_acquired_max) / \(.pool_max)", .loadavg ] | "| " + join(" | ") + " |"' "$work/$tag.json"
@@ -342,7 +342,11 @@ done
 	echo
 	ratio=$(awk -v s="$sustained" -v r="$raw_rps" 'BEGIN { printf "%.2f", s / r }')
 	if [[ -n $sustained_tag ]]; then
-		echo "Sustained (highest stored rows/s of a step that kept up): **$sustained rows/s** (${sustained_tag#step-} $rate_unit step); ratio to raw COPY: **$ratio**."
+		# Sent by the simulator over its own run time, all of it taken: the step
+		# kept up (see behind). The accepted column counts the measurement
+		# window, which starts a moment before the first request.
+		sustained_events=$(jq '.sent_per_s | floor' "$work/$sustained_tag.json")
+		echo "Sustained (the step that kept up with the most rows/s stored, ${sustained_tag#step-} $rate_unit): **$sustained_events events/s** sent and taken, **$sustained rows/s** stored; ratio of rows/s to raw COPY: **$ratio**."
 	else
 		echo "No step kept up (see the behind column): nothing sustained to compare with raw COPY."
 	fi
@@ -354,7 +358,7 @@ done
 			"CPU per stored row at that step: collector \($c*10|round/10) µs, PostgreSQL \($p*10|round/10) µs, simulator \($s*10|round/10) µs; raw COPY: PostgreSQL \($r*10|round/10) µs per row. Rows per CPU-second of collector + PostgreSQL, end to end: \(1e6/($c+$p)|floor); of PostgreSQL, raw: \(1e6/$r|floor); CPU-normalised ratio \(100*$r/($c+$p)|round/100)."' \
 			"$work/$sustained_tag.json"
 	fi
-	v1=$([[ $sustained -ge 50000 ]] && echo met || echo "NOT met")
+	v1=$([[ ${sustained_events:-0} -ge 50000 ]] && echo met || echo "NOT met")
 	v2=$(awk -v x="$ratio" 'BEGIN { print (x >= 0.5) ? "met" : "NOT met" }')
 	echo "Verdict: >= 50,000 events/s: $v1; >= 0.5 of raw COPY: $v2."
 	[[ -z $COLLECTOR_ARGS ]] || echo "Collector arguments: \`$COLLECTOR_ARGS\`."

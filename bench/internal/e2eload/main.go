@@ -246,13 +246,16 @@ func procTicks(pid int) (ticks float64, ppid int, err error) {
 	return u + st, ppid, nil
 }
 
-func rssMiB(pid int) float64 {
+// rssMiB reads a field of /proc/PID/status in MiB: VmRSS (resident memory)
+// or RssAnon (its anonymous part: the Go heap and stacks, without the pages
+// of mapped files such as the persistent queue's bbolt file).
+func rssMiB(pid int, field string) float64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0
 	}
 	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, "VmRSS:") {
+		if strings.HasPrefix(l, field+":") {
 			f := strings.Fields(l)
 			if len(f) >= 2 {
 				kb, _ := strconv.ParseFloat(f[1], 64)
@@ -324,6 +327,7 @@ type point struct {
 	simTicks  float64
 	pgTicks   float64
 	rss       float64
+	rssAnon   float64
 	queue     float64
 	lagSecond float64
 }
@@ -349,6 +353,7 @@ type result struct {
 	SimulatorCPU     float64 `json:"simulator_cpu_cores"`
 	RSSMaxMiB        float64 `json:"rss_max_mib"`
 	RSSEndMiB        float64 `json:"rss_end_mib"`
+	RSSAnonMaxMiB    float64 `json:"rss_anon_max_mib"`
 	PoolAcquiredMax  float64 `json:"pool_acquired_max"`
 	PoolTotalMax     float64 `json:"pool_total_max"`
 	PoolMax          float64 `json:"pool_max"`
@@ -397,7 +402,8 @@ func measure(args []string) error {
 			p.simTicks = simTicks
 		}
 		p.pgTicks = pg.sample(ctx)
-		p.rss = rssMiB(*pid)
+		p.rss = rssMiB(*pid, "VmRSS")
+		p.rssAnon = rssMiB(*pid, "RssAnon")
 		p.queue = sum(p.m, "otelcol_exporter_queue_size", []string{""}, nil)
 		if err := conn.QueryRow(ctx, lagSQL).Scan(&p.lagSecond); err != nil {
 			p.lagSecond = -1
@@ -475,6 +481,7 @@ func measure(args []string) error {
 	for _, p := range pts {
 		r.QueueMax = max(r.QueueMax, p.queue)
 		r.RSSMaxMiB = max(r.RSSMaxMiB, p.rss)
+		r.RSSAnonMaxMiB = max(r.RSSAnonMaxMiB, p.rssAnon)
 		acq := sum(p.m, "otelcol_exporter_mcppg_pool_connections", []string{"", "_connection"}, map[string]string{"state": "acquired"})
 		idle := sum(p.m, "otelcol_exporter_mcppg_pool_connections", []string{"", "_connection"}, map[string]string{"state": "idle"})
 		r.PoolAcquiredMax = max(r.PoolAcquiredMax, acq)
