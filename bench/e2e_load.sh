@@ -30,7 +30,8 @@
 #           events (NDJSON to the mcpevents receiver, for routers without an SDK)
 #           or replay: before the steps, `mcprouter-sim run -capture` records the
 #           OTLP requests of the same simulated fleet (fresh ids for every step,
-#           REPLAY_UNLIMITED events/s x STEP for a 0 step), and each step
+#           REPLAY_UNLIMITED (120000) events/s x STEP for a 0 step: a step that
+#           sends them all before STEP ends under-reports), and each step
 #           `mcprouter-sim replay`s them at RATES *events*/s: the load costs the
 #           shared cores almost nothing, as when the routers run elsewhere.
 #           Freshness lag then includes the time since the capture.
@@ -73,7 +74,7 @@ COLLECTOR_GOMEMLIMIT=${COLLECTOR_GOMEMLIMIT:-}
 SIM_GOGC=${SIM_GOGC:-400}
 COLLECTOR_ARGS=${COLLECTOR_ARGS:-}
 SIM_MODE=${SIM_MODE:-otlp}
-REPLAY_UNLIMITED=${REPLAY_UNLIMITED:-80000}
+REPLAY_UNLIMITED=${REPLAY_UNLIMITED:-120000}
 PG=${PG:-shared}
 PG_TUNED_PORT=${PG_TUNED_PORT:-55433}
 case $PG in
@@ -245,8 +246,10 @@ run_step() {
 	fi
 	jq -c --arg rate "$rate" --arg achieved "${achieved:-0}" --arg drain "${drain_s:-999}" --arg simrc "$sim_rc" \
 		--arg elapsed "${elapsed:-1}" --arg spans "${spans:-0}" --arg logs "${logs:-0}" \
+		--arg secs "$secs" --arg mode "$SIM_MODE" \
 		'. + {rate: ($rate|tonumber), achieved: ($achieved|tonumber), drain_s: ($drain|tonumber), sim_rc: ($simrc|tonumber),
-		      sent_per_s: ((($spans|tonumber) + ($logs|tonumber)) / ($elapsed|tonumber))}' \
+		      sent_per_s: ((($spans|tonumber) + ($logs|tonumber)) / ($elapsed|tonumber)),
+		      capture_ran_out: ($mode == "replay" and ($elapsed|tonumber) < 0.95 * ($secs|tonumber))}' \
 		"$work/$tag.m.json" >"$work/$tag.json"
 	cp "$work/$tag.json" "$OUT/" && cp "$work/$tag.sim" "$OUT/"
 }
@@ -327,6 +330,7 @@ done
 	for tag in "${steps[@]}"; do
 		b=no
 		behind "$work/$tag.json" && b=yes
+		if jq -e '.capture_ran_out' "$work/$tag.json" >/dev/null; then b="$b (the capture ran out early)"; fi
 		jq -r --arg b "$b" '[ (if .rate == 0 then "unlimited" else (.rate|tostring) end),
 			(.achieved|tostring), (.sent_per_s|floor|tostring), (.accepted_per_s|floor|tostring), (.rows_per_s|floor|tostring), $b,
 			"\(.queue_start) → \(.queue_end) (\(.queue_max))", "\(.drain_s) s",
