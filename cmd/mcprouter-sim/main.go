@@ -200,14 +200,18 @@ func run(ctx context.Context, o runOptions, stdout, stderr io.Writer) error {
 	// in the summary instead of once per batch.
 	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(error) {}))
 	var capture *captureServer
+	emitterOptions := o
 	if o.capture != "" {
 		var err error
 		if capture, err = startCaptureServer(o.capture); err != nil {
 			return fmt.Errorf("capture: %w", err)
 		}
-		o.endpoint = capture.Addr()
+		// The exporters send to the capture endpoint; the manifest and the
+		// summary name the file.
+		emitterOptions.endpoint = capture.Addr()
+		o.endpoint = "capture:" + o.capture
 	}
-	em, err := newEmitter(ctx, o)
+	em, err := newEmitter(ctx, emitterOptions)
 	if err != nil {
 		if capture != nil {
 			err = errors.Join(err, capture.close())
