@@ -2,6 +2,7 @@ package mcppgexporter
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"math"
 	"strconv"
 	"unicode/utf8"
@@ -10,7 +11,8 @@ import (
 )
 
 // attributesJSON encodes the attributes not promoted to columns as a JSON
-// object for a jsonb column; nil (SQL NULL) when nothing is left.
+// object for a jsonb column (a json.RawMessage, which pgx sends as is and
+// rowPayload keeps as JSON); nil (SQL NULL) when nothing is left.
 func attributesJSON(m pcommon.Map, promoted map[string]struct{}) any {
 	var buf []byte
 	m.Range(func(k string, v pcommon.Value) bool {
@@ -31,7 +33,7 @@ func attributesJSON(m pcommon.Map, promoted map[string]struct{}) any {
 	if buf == nil {
 		return nil
 	}
-	return append(buf, '}')
+	return json.RawMessage(append(buf, '}'))
 }
 
 func appendJSONValue(buf []byte, v pcommon.Value) []byte {

@@ -1,6 +1,7 @@
 package mcppgexporter
 
 import (
+	"encoding/json"
 	"math"
 	"strconv"
 
@@ -125,7 +126,7 @@ func (r logRecord) payload() string {
 	buf = append(buf, `,"body":`...)
 	buf = appendJSONValue(buf, r.lr.Body())
 	buf = append(buf, `,"attributes":`...)
-	if js, ok := attributesJSON(r.attrs, nil).([]byte); ok {
+	if js, ok := attributesJSON(r.attrs, nil).(json.RawMessage); ok {
 		buf = append(buf, js...)
 	} else {
 		buf = append(buf, "{}"...)

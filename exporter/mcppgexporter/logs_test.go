@@ -1,6 +1,7 @@
 package mcppgexporter
 
 import (
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -54,7 +55,7 @@ func TestLogRows(t *testing.T) {
 			},
 			table: healthCheckRecord,
 			want: []any{ts, "hc-1", "weather-1", false, "unhealthy", "ping", int64(12500), "connection_refused",
-				"connection refused", "mcp-router", 2.0, []byte(`{"region":"eu"}`)},
+				"connection refused", "mcp-router", 2.0, json.RawMessage(`{"region":"eu"}`)},
 		},
 		{
 			name: "load-balancer decision",

@@ -2,6 +2,7 @@ package mcppgexporter
 
 import (
 	"context"
+	"encoding/json"
 	"math"
 	"testing"
 	"time"
@@ -105,10 +106,10 @@ func TestMetricRows(t *testing.T) {
 	end := testStart.Add(time.Minute)
 	assert.Equal(t, []any{end, "mcp.client.operation.duration", nil, "histogram", "cumulative", nil, "s", testStart,
 		nil, int64(10), 1.0, nil, nil, []float64{0.01, 0.1, 1}, []int64{2, 6, 2, 0}, nil, nil, nil, nil, nil, nil, nil, nil,
-		"weather-1", "get_weather", nil, "mcp-router", "router-1", []byte(`{"error.type":"timeout"}`)}, rows[0])
+		"weather-1", "get_weather", nil, "mcp-router", "router-1", json.RawMessage(`{"error.type":"timeout"}`)}, rows[0])
 	assert.Equal(t, []any{testStart, "mcp.router.pool.connections", nil, "gauge", nil, nil, nil, nil,
 		7.0, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil,
-		"weather-1", nil, nil, "mcp-router", "router-1", []byte(`{"mcp.router.pool.state":"active"}`)}, rows[1])
+		"weather-1", nil, nil, "mcp-router", "router-1", json.RawMessage(`{"mcp.router.pool.state":"active"}`)}, rows[1])
 	assert.Equal(t, []any{testStart, "process.cpu.time", nil, "sum", "delta", true, nil, nil,
 		1.5, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil,
 		nil, nil, nil, "mcp-router", "router-1", nil}, rows[2])

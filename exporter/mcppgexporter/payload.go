@@ -39,21 +39,21 @@ func (o *payloadOptions) payloadJSON(m pcommon.Map, key string) any {
 	}
 	raw := v.AsString()
 	if o.maxBytes > 0 && len(raw) > o.maxBytes {
-		return []byte(`{"truncated":true,"bytes":` + strconv.Itoa(len(raw)) + `}`)
+		return json.RawMessage(`{"truncated":true,"bytes":` + strconv.Itoa(len(raw)) + `}`)
 	}
 	dec := json.NewDecoder(strings.NewReader(raw))
 	dec.UseNumber()
 	var doc any
 	if err := dec.Decode(&doc); err != nil || dec.More() {
-		return appendJSONString(nil, raw)
+		return json.RawMessage(appendJSONString(nil, raw))
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(o.redactValue(doc)); err != nil {
-		return appendJSONString(nil, raw)
+		return json.RawMessage(appendJSONString(nil, raw))
 	}
-	return bytes.TrimRight(buf.Bytes(), "\n")
+	return json.RawMessage(bytes.TrimRight(buf.Bytes(), "\n"))
 }
 
 func (o *payloadOptions) redactValue(v any) any {

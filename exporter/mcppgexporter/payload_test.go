@@ -2,8 +2,10 @@ package mcppgexporter
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -30,7 +32,7 @@ func TestPayloadJSON(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			m := pcommon.NewMap()
 			m.PutStr(mcpconv.ToolArguments, tt.in)
-			assert.Equal(t, tt.want, string(o.payloadJSON(m, mcpconv.ToolArguments).([]byte)))
+			assert.Equal(t, tt.want, string(o.payloadJSON(m, mcpconv.ToolArguments).(json.RawMessage)))
 		})
 	}
 	assert.Nil(t, o.payloadJSON(pcommon.NewMap(), mcpconv.ToolResult))
@@ -65,4 +67,17 @@ func TestToolPayloadsStoredApart(t *testing.T) {
 		assert.Equal(t, `{"city": "Paris", "api_key": "[REDACTED]"}`, args)
 		assert.Equal(t, `{"temp_c": 21}`, result)
 	}
+}
+
+// TestRejectedPayloadRowKeepsJSON: a tool_call_payload row refused by the
+// database reaches rejected_event with its jsonb columns as JSON text and
+// only its ids in hex.
+func TestRejectedPayloadRowKeepsJSON(t *testing.T) {
+	o := &payloadOptions{maxBytes: 1024}
+	m := pcommon.NewMap()
+	m.PutStr(mcpconv.ToolArguments, `{"city":"Paris"}`)
+	row := []any{time.Date(2026, 11, 26, 1, 2, 3, 0, time.UTC), []byte{0xab, 0xcd}, []byte{0x01},
+		o.payloadJSON(m, mcpconv.ToolArguments), nil}
+	assert.JSONEq(t, `{"ts":"2026-11-26T01:02:03Z","trace_id":"abcd","span_id":"01","arguments":"{\"city\":\"Paris\"}","result":null}`,
+		rowPayload(tables[toolCallPayload].columns, row))
 }

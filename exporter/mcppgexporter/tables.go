@@ -2,6 +2,7 @@ package mcppgexporter
 
 import (
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"math"
 	"strconv"
@@ -261,7 +262,8 @@ func spanEventID(traceID pcommon.TraceID, spanID pcommon.SpanID, event int) stri
 }
 
 // rowPayload renders a row for rejected_event as a JSON object of its
-// columns; ids as hex, times in RFC 3339, jsonb as its text.
+// columns; ids (bytea) as hex, times in RFC 3339, jsonb values
+// (json.RawMessage) as their text.
 func rowPayload(columns []string, row []any) string {
 	buf := []byte{'{'}
 	for i, col := range columns {
@@ -275,12 +277,10 @@ func rowPayload(columns []string, row []any) string {
 			buf = append(buf, "null"...)
 		case string:
 			buf = appendJSONString(buf, v)
+		case json.RawMessage:
+			buf = appendJSONString(buf, string(v))
 		case []byte:
-			if col == "attributes" {
-				buf = appendJSONString(buf, string(v))
-			} else {
-				buf = appendJSONString(buf, hex.EncodeToString(v))
-			}
+			buf = appendJSONString(buf, hex.EncodeToString(v))
 		case time.Time:
 			buf = appendJSONString(buf, v.Format(time.RFC3339Nano))
 		case int64:

@@ -2,6 +2,7 @@ package mcppgexporter
 
 import (
 	"encoding/hex"
+	"encoding/json"
 	"math"
 	"strconv"
 
@@ -130,7 +131,7 @@ func spanPayload(span ptrace.Span) string {
 	buf = append(buf, `,"end_time_unix_nano":`...)
 	buf = strconv.AppendUint(buf, uint64(span.EndTimestamp()), 10)
 	buf = append(buf, `,"attributes":`...)
-	if js, ok := attributesJSON(span.Attributes(), nil).([]byte); ok {
+	if js, ok := attributesJSON(span.Attributes(), nil).(json.RawMessage); ok {
 		buf = append(buf, js...)
 	} else {
 		buf = append(buf, "{}"...)

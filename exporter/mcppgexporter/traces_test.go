@@ -1,6 +1,7 @@
 package mcppgexporter
 
 import (
+	"encoding/json"
 	"math"
 	"testing"
 	"time"
@@ -91,7 +92,7 @@ func TestRoutingRowEveryColumn(t *testing.T) {
 		"mcp-router",
 		"router-1",
 		4.0,
-		[]byte(`{"tenant":"acme"}`),
+		json.RawMessage(`{"tenant":"acme"}`),
 	}, b.rows[routingLog][0])
 	assert.Len(t, b.rows[routingLog][0], len(tables[routingLog].columns))
 
@@ -116,7 +117,7 @@ func TestRoutingRowEveryColumn(t *testing.T) {
 		nil,
 		"mcp-router",
 		4.0,
-		[]byte(`{"mcp.router.strategy":"round_robin","mcp.router.attempt":2,"mcp.protocol.version":"2025-06-18","network.transport":"tcp","client.address":"10.0.0.7","tenant":"acme","rpc.response.status_code":"-32001"}`),
+		json.RawMessage(`{"mcp.router.strategy":"round_robin","mcp.router.attempt":2,"mcp.protocol.version":"2025-06-18","network.transport":"tcp","client.address":"10.0.0.7","tenant":"acme","rpc.response.status_code":"-32001"}`),
 	}, b.rows[errorLog][0])
 	assert.Empty(t, b.rows[toolCallRecord])
 }
@@ -167,7 +168,7 @@ func TestToolCallRowAndExceptions(t *testing.T) {
 		testStart.Add(2 * time.Millisecond), "4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-1", "exception", nil,
 		testTraceID[:], testSpanID[:], "req-9", nil, "weather-1", "tools/call", "get_weather",
 		"connection_refused", "dial tcp: connection refused", "goroutine 1 [running]", nil, nil, "mcp-router", 1.0,
-		[]byte(`{"exception.type":"net.OpError"}`),
+		json.RawMessage(`{"exception.type":"net.OpError"}`),
 	}, b.rows[errorLog][0])
 	assert.Len(t, b.rows[errorLog][0], len(tables[errorLog].columns))
 	assert.Empty(t, b.rows[routingLog])
@@ -203,6 +204,6 @@ func TestAttributesJSON(t *testing.T) {
 	m.PutStr("promoted", "x")
 
 	got := attributesJSON(m, keySet("promoted"))
-	assert.Equal(t, `{"s":"quote\" backslash\\ newline\n nul\u0000 bad`+"\ufffd"+` é","i":-3,"d":1.5,"nan":"NaN","b":true,"bytes":"AQID","slice":["a",1],"map":{"k":"v"},"empty":null}`, string(got.([]byte)))
+	assert.Equal(t, `{"s":"quote\" backslash\\ newline\n nul\u0000 bad`+"\ufffd"+` é","i":-3,"d":1.5,"nan":"NaN","b":true,"bytes":"AQID","slice":["a",1],"map":{"k":"v"},"empty":null}`, string(got.(json.RawMessage)))
 	assert.Nil(t, attributesJSON(m, keySet("s", "i", "d", "nan", "b", "bytes", "slice", "map", "empty", "promoted")))
 }
