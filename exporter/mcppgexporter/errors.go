@@ -25,19 +25,31 @@ func classifyError(err error) error {
 	return err
 }
 
+// SQLSTATEs the write path tells apart.
+const (
+	sqlstateUniqueViolation      = "23505" // a row already there: a replay, dedupe
+	sqlstateCheckViolation       = "23514" // also a row that fits no partition
+	sqlstateProgramLimitExceeded = "54000" // e.g. a value too large for an index entry
+)
+
+func isUniqueViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == sqlstateUniqueViolation
+}
+
 func isBadData(err error) bool {
 	var pgErr *pgconn.PgError
 	if !errors.As(err, &pgErr) {
 		return false
 	}
 	switch {
-	case pgErr.Code == "23505":
+	case pgErr.Code == sqlstateUniqueViolation:
 		return false
 	case isMissingPartition(pgErr):
 		return false
 	case strings.HasPrefix(pgErr.Code, "22"), strings.HasPrefix(pgErr.Code, "23"):
 		return true
-	case pgErr.Code == "54000":
+	case pgErr.Code == sqlstateProgramLimitExceeded:
 		// program_limit_exceeded: a value too large for an index entry;
 		// the row can never be stored as it is.
 		return true
@@ -53,5 +65,5 @@ func isMissingPartitionError(err error) bool {
 // isMissingPartition recognises a row that fits no partition (no DEFAULT
 // partition either): PostgreSQL reports it as a check violation.
 func isMissingPartition(pgErr *pgconn.PgError) bool {
-	return pgErr.Code == "23514" && strings.HasPrefix(pgErr.Message, "no partition of relation")
+	return pgErr.Code == sqlstateCheckViolation && strings.HasPrefix(pgErr.Message, "no partition of relation")
 }

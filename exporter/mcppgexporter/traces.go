@@ -216,6 +216,7 @@ func appendToolPayload(b *rowBatch, span ptrace.Span, payloads *payloadOptions) 
 func appendSpanErrors(b *rowBatch, span ptrace.Span, res resourceColumns) {
 	events := span.Events()
 	exceptions := 0
+	spanErrType := strOrNil(span.Attributes(), mcpconv.ErrorType)
 	for i := 0; i < events.Len(); i++ {
 		ev := events.At(i)
 		if ev.Name() != mcpconv.ExceptionEventName {
@@ -225,7 +226,7 @@ func appendSpanErrors(b *rowBatch, span ptrace.Span, res resourceColumns) {
 		evAttrs := ev.Attributes()
 		// error.type is the low-cardinality class the conventions define;
 		// exception.type (a language type name) only stands in for it.
-		errType := strOrNil(span.Attributes(), mcpconv.ErrorType)
+		errType := spanErrType
 		if errType == nil {
 			errType = strOrNil(evAttrs, mcpconv.ExceptionType)
 		}
@@ -239,7 +240,7 @@ func appendSpanErrors(b *rowBatch, span ptrace.Span, res resourceColumns) {
 	}
 	b.add(errorLog, spanErrorRow(span, res, timestampOf(span.EndTimestamp()),
 		spanEventID(span.TraceID(), span.SpanID(), -1), sourceSpanStatus,
-		strOrNil(span.Attributes(), mcpconv.ErrorType), textOrNil(span.Status().Message()), nil,
+		spanErrType, textOrNil(span.Status().Message()), nil,
 		attributesJSON(span.Attributes(), spanErrorPromoted)))
 }
 

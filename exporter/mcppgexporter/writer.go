@@ -366,8 +366,3 @@ func (w *pgWriter) ensurePartitions(ctx context.Context, b *rowBatch) error {
 	}
 	return nil
 }
-
-func isUniqueViolation(err error) bool {
-	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && pgErr.Code == "23505"
-}
