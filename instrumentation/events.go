@@ -267,11 +267,11 @@ type PoolStats struct {
 	Active, Idle, Pending int64
 }
 
-// Values of mcp.router.pool.state.
+// Values of mcp.router.pool.state (mcpconv's).
 const (
-	PoolActive  = "active"
-	PoolIdle    = "idle"
-	PoolPending = "pending"
+	PoolActive  = mcpconv.PoolActive
+	PoolIdle    = mcpconv.PoolIdle
+	PoolPending = mcpconv.PoolPending
 )
 
 // ObservePools registers the mcp.router.pool.connections gauge: pools is

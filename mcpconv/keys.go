@@ -93,6 +93,11 @@ const (
 	BreakerClosed   = "closed"
 	BreakerOpen     = "open"
 	BreakerHalfOpen = "half_open"
+
+	// mcp.router.pool.state, one data point each.
+	PoolActive  = "active"
+	PoolIdle    = "idle"
+	PoolPending = "pending"
 )
 
 // Event names of log records not tied to one request.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/mcp-bridge/otelcol-mcp/instrumentation"
+	"github.com/mcp-bridge/otelcol-mcp/mcpconv"
 )
 
 // domain is a family of upstream MCP servers offering the same tools; the
@@ -48,7 +49,7 @@ func (d domain) toolName(i int) string {
 
 // MCP methods the simulated clients call, with their share of the traffic.
 const (
-	methodToolsCall     = "tools/call"
+	methodToolsCall     = mcpconv.MethodToolsCall
 	methodToolsList     = "tools/list"
 	methodResourcesRead = "resources/read"
 	methodInitialize    = "initialize"

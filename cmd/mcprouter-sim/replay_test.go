@@ -24,6 +24,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
+
+	"github.com/mcp-bridge/otelcol-mcp/mcpconv"
 )
 
 func testTraces(spans int, seed byte) ptrace.Traces {
@@ -34,7 +36,7 @@ func testTraces(spans int, seed byte) ptrace.Traces {
 		s.SetTraceID(pcommon.TraceID{seed, byte(i), 1})
 		s.SetSpanID(pcommon.SpanID{seed, byte(i)})
 		s.SetName("tools/call")
-		s.Attributes().PutStr("mcp.method.name", "tools/call")
+		s.Attributes().PutStr(mcpconv.MethodName, mcpconv.MethodToolsCall)
 	}
 	return td
 }
@@ -44,7 +46,7 @@ func testLogs(records int) plog.Logs {
 	sl := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty()
 	for i := range records {
 		r := sl.LogRecords().AppendEmpty()
-		r.SetEventName("mcp.router.health_check")
+		r.SetEventName(mcpconv.EventHealthCheck)
 		r.Attributes().PutInt("n", int64(i))
 	}
 	return ld

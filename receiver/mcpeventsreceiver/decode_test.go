@@ -7,6 +7,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/mcp-bridge/otelcol-mcp/mcpconv"
 )
 
 // A valid event of each kind, to break in the cases below.
@@ -252,7 +254,7 @@ func TestValidBodies(t *testing.T) {
 		})
 	}
 	d := decodeBody(t, formatNDJSON, `{"type":"health_check","time":"2025-06-18T12:00:00Z","server_key":"w\u00e9\ud83d\ude00\n\"\\\/","health_status":"healthy"}`)
-	v, _ := d.out.logs.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0).Attributes().Get("mcp.router.server.key")
+	v, _ := d.out.logs.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0).Attributes().Get(mcpconv.ServerKey)
 	assert.Equal(t, "wé😀\n\"\\/", v.Str())
 }
 

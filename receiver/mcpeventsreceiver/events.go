@@ -16,13 +16,6 @@ import (
 	"github.com/mcp-bridge/otelcol-mcp/receiver/mcpeventsreceiver/internal/metadata"
 )
 
-// Values of mcp.router.pool.state, one data point each.
-const (
-	poolActive  = "active"
-	poolIdle    = "idle"
-	poolPending = "pending"
-)
-
 // contentIDPrefix marks an event id the receiver derived from the event's
 // content (the exporter's own content hash uses "h-").
 const contentIDPrefix = "c-"
@@ -332,7 +325,7 @@ func addPoolPoints(e *event, points pmetric.NumberDataPointSlice) int {
 	for _, state := range [...]struct {
 		id   fieldID
 		name string
-	}{{fActive, poolActive}, {fIdle, poolIdle}, {fPending, poolPending}} {
+	}{{fActive, mcpconv.PoolActive}, {fIdle, mcpconv.PoolIdle}, {fPending, mcpconv.PoolPending}} {
 		if !e.has(state.id) {
 			continue
 		}

@@ -2,7 +2,6 @@ package mcpeventsreceiver
 
 import (
 	"math"
-	"math/bits"
 
 	"github.com/mcp-bridge/otelcol-mcp/mcpconv"
 )
@@ -397,13 +396,4 @@ func init() {
 			t.reserved[mcpconv.OperationName] = "the receiver (execute_tool)"
 		}
 	}
-}
-
-// allowedFields lists the names of the fields of a type, in table order.
-func (t *typeSpec) allowedFields() []string {
-	out := make([]string, 0, bits.OnesCount64(t.allowed))
-	for _, f := range t.fields {
-		out = append(out, fields[f.id].name)
-	}
-	return out
 }
