@@ -5,7 +5,6 @@ import (
 	"math"
 	"strconv"
 
-	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/sampling"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 
@@ -99,20 +98,6 @@ func (r logRecord) eventID() string {
 	return "h-" + strconv.FormatUint(contenthash.LogRecord(r.lr), 16)
 }
 
-// adjustedCount is the inverse of the sampling probability recorded in
-// sampling.threshold, 1 when none is recorded or it cannot be parsed.
-func (r logRecord) adjustedCount() float64 {
-	v, ok := r.attrs.Get(mcpconv.SamplingThreshold)
-	if !ok {
-		return 1
-	}
-	th, err := sampling.TValueToThreshold(v.AsString())
-	if err != nil {
-		return 1
-	}
-	return th.AdjustedCount()
-}
-
 func (r logRecord) body() any { return textOrNil(r.lr.Body().AsString()) }
 
 func (r logRecord) str(key string) any { return strOrNil(r.attrs, key) }
@@ -165,7 +150,7 @@ func appendHealthCheck(b *rowBatch, r logRecord) {
 		r.str(mcpconv.ErrorType),
 		r.body(),
 		r.serviceName,
-		r.adjustedCount(),
+		mcpconv.LogAdjustedCount(r.lr),
 		attributesJSON(r.attrs, healthPromoted),
 	})
 }
@@ -206,7 +191,7 @@ func lbRow(r logRecord) []any {
 		stringSlice(r.attrs, mcpconv.LBCandidates),
 		r.str(mcpconv.LBReason),
 		r.serviceName,
-		r.adjustedCount(),
+		mcpconv.LogAdjustedCount(r.lr),
 		attributesJSON(r.attrs, lbPromoted),
 	}
 }
@@ -246,7 +231,7 @@ func appendBreaker(b *rowBatch, r logRecord) {
 		intOrNil(r.attrs, mcpconv.BreakerFailureCount),
 		r.body(),
 		r.serviceName,
-		r.adjustedCount(),
+		mcpconv.LogAdjustedCount(r.lr),
 		attributesJSON(r.attrs, breakerPromoted),
 	})
 }
@@ -344,7 +329,7 @@ func logErrorRow(r logRecord) []any {
 		severity,
 		textOrNil(r.lr.SeverityText()),
 		r.serviceName,
-		r.adjustedCount(),
+		mcpconv.LogAdjustedCount(r.lr),
 		attributesJSON(r.attrs, logErrorPromoted),
 	}
 }

@@ -169,7 +169,7 @@ func routingRow(span ptrace.Span, res resourceColumns) []any {
 		strOrNil(attrs, mcpconv.ClientAddress),
 		res.serviceName,
 		res.serviceInstance,
-		spanAdjustedCount(span),
+		mcpconv.SpanAdjustedCount(span),
 		attributesJSON(attrs, routingPromoted),
 	}
 }
@@ -194,7 +194,7 @@ func toolCallRow(span ptrace.Span, res resourceColumns) []any {
 		strOrNil(attrs, mcpconv.ErrorType),
 		strOrNil(attrs, mcpconv.RPCResponseStatusCode),
 		res.serviceName,
-		spanAdjustedCount(span),
+		mcpconv.SpanAdjustedCount(span),
 		attributesJSON(attrs, toolCallPromoted),
 	}
 }
@@ -264,7 +264,7 @@ func spanErrorRow(span ptrace.Span, res resourceColumns, ts any, eventID, source
 		nil, // severity_number: spans have none
 		nil, // severity_text
 		res.serviceName,
-		spanAdjustedCount(span),
+		mcpconv.SpanAdjustedCount(span),
 		attrs,
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"maps"
 	"math/rand/v2"
-	"strings"
 	"testing"
 
 	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/sampling"
@@ -94,34 +93,10 @@ func tvalueOf(percent float64) string {
 }
 
 // spanWeight reads a span's weight back the way the exporter does.
-func spanWeight(span ptrace.Span) float64 {
-	ts := span.TraceState().AsRaw()
-	if !strings.Contains(ts, "ot=") {
-		return 1
-	}
-	w3c, err := sampling.NewW3CTraceState(ts)
-	if err != nil {
-		return 1
-	}
-	th, ok := w3c.OTelValue().TValueThreshold()
-	if !ok {
-		return 1
-	}
-	return th.AdjustedCount()
-}
+func spanWeight(span ptrace.Span) float64 { return mcpconv.SpanAdjustedCount(span) }
 
 // logWeight reads a log record's weight back the way the exporter does.
-func logWeight(lr plog.LogRecord) float64 {
-	v, ok := lr.Attributes().Get(mcpconv.SamplingThreshold)
-	if !ok {
-		return 1
-	}
-	th, err := sampling.TValueToThreshold(v.AsString())
-	if err != nil {
-		return 1
-	}
-	return th.AdjustedCount()
-}
+func logWeight(lr plog.LogRecord) float64 { return mcpconv.LogAdjustedCount(lr) }
 
 // routingSpan appends a SERVER span of a routed request.
 func routingSpan(spans ptrace.SpanSlice, tid pcommon.TraceID) ptrace.Span {

@@ -88,12 +88,7 @@ func (s *sampler) sampleLog(lr plog.LogRecord, resource pcommon.Map) (int, bool)
 		return rate, false
 	}
 	attrs := lr.Attributes()
-	var incoming sampling.Threshold
-	hasIncoming := false
-	if v, ok := attrs.Get(mcpconv.SamplingThreshold); ok {
-		th, err := sampling.TValueToThreshold(valueText(v))
-		incoming, hasIncoming = th, err == nil // unreadable counts as absent
-	}
+	incoming, hasIncoming := mcpconv.LogThreshold(lr) // unreadable counts as absent
 	keep, th, changed := p.decide(logRandomness(lr), incoming, hasIncoming)
 	if keep && changed {
 		tvalue := p.tvalue
