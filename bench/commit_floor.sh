@@ -10,10 +10,12 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROUNDS=${ROUNDS:-20}
 bash scripts/pg-up.sh >/dev/null 2>&1
+# The server scripts/pg-up.sh answered for (MCP_PG_HOST/MCP_PG_PORT).
+pg_host=${MCP_PG_HOST:-127.0.0.1} pg_port=${MCP_PG_PORT:-5432}
 db=mcp_commit_floor_$$
-psql -h 127.0.0.1 -U postgres -qAt -c "CREATE DATABASE $db"
-trap 'psql -h 127.0.0.1 -U postgres -qAt -c "DROP DATABASE IF EXISTS $db WITH (FORCE)"' EXIT
-go run ./bench/internal/applyschema "postgres://postgres@127.0.0.1:5432/$db?sslmode=disable" bench >/dev/null
+psql -h "$pg_host" -p "$pg_port" -U postgres -qAt -c "CREATE DATABASE $db"
+trap 'psql -h "$pg_host" -p "$pg_port" -U postgres -qAt -c "DROP DATABASE IF EXISTS $db WITH (FORCE)"' EXIT
+go run ./bench/internal/applyschema "postgres://postgres@$pg_host:$pg_port/$db?sslmode=disable" bench >/dev/null
 
 {
 	cat <<'SQL'
@@ -43,7 +45,7 @@ SET LOCAL synchronous_commit = off;
 COMMIT;
 SQL
 	done
-} | psql -h 127.0.0.1 -U postgres -d "$db" -qAt 2>&1 | awk '
+} | psql -h "$pg_host" -p "$pg_port" -U postgres -d "$db" -qAt 2>&1 | awk '
 /^Time:/ { t[++n] = $2 }
 function median(a, k,   i, j, x, b) { for (i = 1; i <= k; i++) b[i] = a[i] + 0
 	for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++) if (b[j] < b[i]) { x = b[i]; b[i] = b[j]; b[j] = x }

@@ -37,7 +37,8 @@
 #           Freshness lag then includes the time since the capture.
 # SIM_GOGC  the simulator's GOGC (default 400: a load generator trades memory
 #           for CPU, leaving more of the shared cores to the system under test).
-# PG        shared (default): the PostgreSQL on 127.0.0.1:5432 as it is (on this
+# PG        shared (default): the PostgreSQL on 127.0.0.1:$MCP_PG_PORT (5432), as
+#           scripts/pg-up.sh finds or starts it, with its settings (on this
 #           machine kind: the Debian package's default settings);
 #           tuned: a private cluster on 127.0.0.1:$PG_TUNED_PORT (55433) in
 #           .run/bench-pg (scripts/pg-up.sh) with bench/postgresql-tuned.conf
@@ -78,14 +79,14 @@ REPLAY_UNLIMITED=${REPLAY_UNLIMITED:-120000}
 PG=${PG:-shared}
 PG_TUNED_PORT=${PG_TUNED_PORT:-55433}
 case $PG in
-shared) pg_port=5432 ;;
+shared) pg_port=${MCP_PG_PORT:-5432} ;;
 tuned) pg_port=$PG_TUNED_PORT pg_data=$root/.run/bench-pg ;;
 *) echo "PG must be shared or tuned" >&2; exit 2 ;;
 esac
 
-admin_dsn=postgres://postgres@127.0.0.1:$pg_port/postgres?sslmode=disable
+admin_dsn="postgres://postgres@127.0.0.1:$pg_port/postgres?sslmode=disable"
 db=mcp_bridge
-dsn=postgres://postgres@127.0.0.1:$pg_port/$db?sslmode=disable
+dsn="postgres://postgres@127.0.0.1:$pg_port/$db?sslmode=disable"
 schema=mcp_load
 raw_schema=mcp_load_raw
 collector=$root/build/otelcol-mcp
@@ -142,7 +143,7 @@ trap cleanup EXIT
 if [[ $PG == tuned ]]; then
 	# A private cluster, then bench/postgresql-tuned.conf by ALTER SYSTEM and a
 	# restart (shared_buffers needs one).
-	pg_env=(MCP_PG_HOST=127.0.0.1 MCP_PG_PORT=$pg_port MCP_PG_DATA=$pg_data MCP_PG_DB=$db)
+	pg_env=(MCP_PG_HOST=127.0.0.1 "MCP_PG_PORT=$pg_port" "MCP_PG_DATA=$pg_data" "MCP_PG_DB=$db")
 	env "${pg_env[@]}" bash scripts/pg-up.sh >/dev/null 2>&1 || die "private PostgreSQL on $pg_port did not start (scripts/pg-up.sh)"
 	while IFS='=' read -r name value; do
 		name=${name//[[:space:]]/} value=$(echo "$value" | sed 's/^ *//; s/ *$//')
@@ -153,9 +154,6 @@ if [[ $PG == tuned ]]; then
 	say "PostgreSQL: private cluster on $pg_port with $(sed 's/#.*//' bench/postgresql-tuned.conf | grep '=' | tr -s ' \n' ' ')"
 else
 	bash scripts/pg-up.sh >/dev/null 2>&1 || die "PostgreSQL does not answer (scripts/pg-up.sh)"
-fi
-if [[ $(psql_admin -c "SELECT 1 FROM pg_database WHERE datname = '$db'") != 1 ]]; then
-	psql_admin -c "CREATE DATABASE $db" 2>/dev/null || true
 fi
 psql_db -c "DROP SCHEMA IF EXISTS $schema CASCADE; DROP SCHEMA IF EXISTS $raw_schema CASCADE" >/dev/null
 

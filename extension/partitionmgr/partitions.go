@@ -83,10 +83,6 @@ func (m *maintainer) ensurePartition(ctx context.Context, table string, p period
 		}
 		parent := pgx.Identifier{m.schemaName, table}.Sanitize()
 		def := pgx.Identifier{m.schemaName, schema.DefaultPartition(table)}.Sanitize()
-		cols, err := m.insertableColumns(ctx, tx, table)
-		if err != nil {
-			return err
-		}
 		var hasDefault bool
 		if err = tx.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", def).Scan(&hasDefault); err != nil {
 			return err
@@ -117,6 +113,10 @@ func (m *maintainer) ensurePartition(ctx context.Context, table string, p period
 			return fmt.Errorf("create partition %s: %w", p.name, err)
 		}
 		if moved > 0 {
+			cols, err := m.insertableColumns(ctx, tx, table)
+			if err != nil {
+				return err
+			}
 			if _, err = tx.Exec(ctx, fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM mcp_moving", parent, cols, cols)); err != nil {
 				return fmt.Errorf("move rows into %s: %w", p.name, err)
 			}

@@ -21,6 +21,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/mcp-bridge/otelcol-mcp/extension/partitionmgr"
 	"github.com/mcp-bridge/otelcol-mcp/schema"
 )
 
@@ -269,7 +270,7 @@ func generate(ctx context.Context, pool *pgxpool.Pool, start time.Time, days, ro
 		from := start.AddDate(0, 0, d)
 		to := from.AddDate(0, 0, 1)
 		for _, table := range []string{"routing_log", "tool_call_record"} {
-			name := fmt.Sprintf("%s_p%s", table, from.Format("20060102"))
+			name := partitionmgr.Daily.PartitionName(table, from)
 			if _, err := pool.Exec(ctx, fmt.Sprintf("CREATE TABLE mcp.%s PARTITION OF mcp.%s FOR VALUES FROM ('%s') TO ('%s')",
 				name, table, from.Format(time.RFC3339), to.Format(time.RFC3339))); err != nil {
 				return 0, err
