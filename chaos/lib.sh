@@ -15,17 +15,8 @@ die() {
 }
 
 # --- PostgreSQL (private cluster, never the shared one) -------------------------
-pg_bin() {
-	local d
-	for d in /usr/lib/postgresql/*/bin; do [[ -d $d ]] && echo "$d"; done | sort -V | tail -n 1
-}
-as_owner() {
-	if [[ $(id -u) -eq 0 ]]; then
-		(cd / && runuser -u postgres -- "$@")
-	else
-		"$@"
-	fi
-}
+# scripts/pg-up.sh and scripts/pg-down.sh start and stop it (as the
+# cluster's owner, wherever the PostgreSQL binaries are).
 pg_up() {
 	MCP_PG_HOST=127.0.0.1 MCP_PG_PORT=$PG_PORT MCP_PG_DATA=$PG_DATA MCP_PG_DB=$PG_DB \
 		bash scripts/pg-up.sh 2>&1 | sed 's/^/  /' >&2 || die "scripts/pg-up.sh failed"
@@ -33,13 +24,10 @@ pg_up() {
 }
 # pg_stop stops the private cluster with pg_ctl -m fast (a real server stop).
 pg_stop() {
-	local data
-	data=$(cd "$PG_DATA" && pwd)
-	[[ -s $data/PG_VERSION ]] || die "$data holds no cluster"
-	as_owner "$(pg_bin)/pg_ctl" -D "$data" -m fast -w -t 60 stop >/dev/null || die "pg_ctl stop failed"
+	[[ -s $PG_DATA/PG_VERSION ]] || die "$PG_DATA holds no cluster"
+	MCP_PG_DATA=$PG_DATA bash scripts/pg-down.sh 2>&1 | sed 's/^/  /' >&2 || die "scripts/pg-down.sh failed"
 	! pg_isready -q -h 127.0.0.1 -p "$PG_PORT" || die "PostgreSQL still answers after pg_ctl stop"
 }
-pg_start() { pg_up; }
 psql_db() { psql "$DSN" -X -q -t -A -v ON_ERROR_STOP=1 "$@"; }
 
 # --- collector -------------------------------------------------------------------

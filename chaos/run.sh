@@ -66,7 +66,7 @@ scenarios=("$@")
 for s in "${scenarios[@]}"; do
 	[[ " ${all[*]} " == *" $s "* ]] || die "unknown scenario $s (known: ${all[*]})"
 done
-for tool in psql pg_isready jq curl go gzip runuser; do
+for tool in psql pg_isready jq curl go gzip; do
 	command -v "$tool" >/dev/null || die "$tool is not installed"
 done
 [[ -x $SOURCE_BINARY ]] || die "$SOURCE_BINARY is missing: run make build"
@@ -85,7 +85,7 @@ cleanup() {
 	[[ -n ${malformed_pid:-} ]] && kill -TERM "$malformed_pid" 2>/dev/null
 	collectors_stop
 	if [[ -z ${CHAOS_KEEP_PG:-} && -s $PG_DATA/PG_VERSION ]]; then
-		as_owner "$(pg_bin)/pg_ctl" -D "$(cd "$PG_DATA" && pwd)" -m fast stop >/dev/null 2>&1 || true
+		MCP_PG_DATA=$PG_DATA bash scripts/pg-down.sh >/dev/null 2>&1 || true
 	fi
 }
 trap cleanup EXIT
@@ -144,7 +144,7 @@ scenario_db_outage() {
 	sleep "$OUTAGE"
 	metrics_snapshot >"$dir/metrics-during-outage.txt"
 	say "restarting PostgreSQL after $((SECONDS - down)) s; queue size $(metric otelcol_exporter_queue_size)"
-	pg_start
+	pg_up
 	finish_sim
 	reconcile
 	metrics_snapshot >"$dir/metrics-end.txt"
@@ -201,7 +201,7 @@ scenario_queue_full() {
 	echo "simulator progress when the queue filled: $sim_before" >"$dir/sender.txt"
 	echo "simulator progress 30 s later:            $(tail -n 1 "$sim_log")" >>"$dir/sender.txt"
 	cat "$dir/sender.txt" >&2
-	pg_start
+	pg_up
 	finish_sim
 	reconcile
 	metrics_snapshot >"$dir/metrics-end.txt"

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -12,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -128,24 +126,7 @@ func waitForEventRows(t *testing.T, schemaName string, want map[string]int) {
 // replayed batches the exporter recognised, summed over tables.
 func duplicateRows(t *testing.T, metricsAddr string) int {
 	t.Helper()
-	resp, err := http.Get("http://" + metricsAddr + "/metrics")
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	total := 0
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if !strings.HasPrefix(line, "otelcol_exporter_mcppg_rows_duplicate") {
-			continue
-		}
-		_, value, _ := strings.Cut(line, "} ")
-		n, err := strconv.ParseFloat(value, 64)
-		require.NoError(t, err, line)
-		total += int(n)
-	}
-	require.NoError(t, sc.Err())
-	return total
+	return int(scrapeSum(t, metricsAddr, "otelcol_exporter_mcppg_rows_duplicate"))
 }
 
 // waitForDuplicates polls until the exporter has skipped want replayed rows.
