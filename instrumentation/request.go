@@ -156,27 +156,26 @@ func (q *Request) ChooseServer(c Choice) string {
 		return ""
 	}
 	id := r.eventID(c.EventID)
-	var rec log.Record
-	rec.SetEventName(mcpconv.EventLBDecision)
-	rec.SetTimestamp(orNow(c.Time))
-	rec.SetSeverity(log.SeverityInfo)
-	rec.AddAttributes(
+	rec := r.event(mcpconv.EventLBDecision, c.Time, log.SeverityInfo)
+	// One AddAttributes call: each call past the record's few inline
+	// attributes grows its overflow slice again.
+	var lbuf [11]attribute.KeyValue
+	la := append(lbuf[:0],
 		attribute.String(mcpconv.EventID, id),
 		attribute.String(mcpconv.MethodName, q.method),
 		attribute.String(mcpconv.ServerKey, c.ServerKey),
 		attribute.Int(mcpconv.Attempt, c.Attempt),
 	)
-	addNonEmpty(&rec, mcpconv.Strategy, c.Strategy)
-	addNonEmpty(&rec, mcpconv.JSONRPCRequestID, q.requestID)
-	addNonEmpty(&rec, mcpconv.SessionID, q.sessionID)
-	addNonEmpty(&rec, mcpconv.ToolName, q.tool)
+	la = appendNonEmpty(la, mcpconv.Strategy, c.Strategy)
+	la = appendNonEmpty(la, mcpconv.JSONRPCRequestID, q.requestID)
+	la = appendNonEmpty(la, mcpconv.SessionID, q.sessionID)
+	la = appendNonEmpty(la, mcpconv.ToolName, q.tool)
 	if len(c.Candidates) > 0 {
-		rec.AddAttributes(attribute.StringSlice(mcpconv.LBCandidates, c.Candidates))
+		la = append(la, attribute.StringSlice(mcpconv.LBCandidates, c.Candidates))
 	}
-	addNonEmpty(&rec, mcpconv.LBReason, c.Reason)
-	if r.lbTValue != "" {
-		rec.AddAttributes(attribute.String(mcpconv.SamplingThreshold, r.lbTValue))
-	}
+	la = appendNonEmpty(la, mcpconv.LBReason, c.Reason)
+	la = appendNonEmpty(la, mcpconv.SamplingThreshold, r.lbTValue)
+	rec.AddAttributes(la...)
 	r.logger.Emit(q.ctx, rec)
 	return id
 }
