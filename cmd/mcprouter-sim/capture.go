@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -100,19 +101,12 @@ func (c *captureServer) write(signal captureSignal, items int, body []byte, err 
 		}
 	}
 	if err != nil {
-		c.err = cmpOrErr(c.err, err)
+		c.err = cmp.Or(c.err, err)
 		return err
 	}
 	c.records++
 	c.counts[signal] += int64(items)
 	return nil
-}
-
-func cmpOrErr(a, b error) error {
-	if a != nil {
-		return a
-	}
-	return b
 }
 
 // close stops the server (after the exporters have shut down) and flushes

@@ -18,6 +18,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -127,9 +128,9 @@ func parseRunFlags(args []string, stderr io.Writer) (runOptions, error) {
 	case "otlp":
 		switch o.protocol {
 		case "grpc":
-			o.endpoint = cmpOr(o.endpoint, "localhost:4317")
+			o.endpoint = cmp.Or(o.endpoint, "localhost:4317")
 		case "http":
-			o.endpoint = cmpOr(o.endpoint, "localhost:4318")
+			o.endpoint = cmp.Or(o.endpoint, "localhost:4318")
 		default:
 			errs = append(errs, fmt.Errorf("protocol: %q must be grpc or http", o.protocol))
 		}
@@ -138,7 +139,7 @@ func parseRunFlags(args []string, stderr io.Writer) (runOptions, error) {
 		}
 	case "events":
 		o.protocol = ""
-		o.endpoint = strings.TrimSuffix(cmpOr(o.endpoint, "http://localhost:4320"), "/")
+		o.endpoint = strings.TrimSuffix(cmp.Or(o.endpoint, "http://localhost:4320"), "/")
 		if !strings.HasPrefix(o.endpoint, "http://") && !strings.HasPrefix(o.endpoint, "https://") {
 			errs = append(errs, fmt.Errorf("endpoint: %q must be a base URL (http://host:port) in events mode", o.endpoint))
 		}
@@ -156,13 +157,6 @@ func parseRunFlags(args []string, stderr io.Writer) (runOptions, error) {
 	}
 	errs = append(errs, o.fleet.Validate())
 	return o, errors.Join(errs...)
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) int {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -193,7 +194,7 @@ func replay(ctx context.Context, o replayOptions, recs []captureRecord) (replayR
 				if err != nil {
 					res.failed[r.signal] += int64(r.items)
 					res.failedExports[r.signal]++
-					firstErr = cmpOrErr(firstErr, err)
+					firstErr = cmp.Or(firstErr, err)
 				} else {
 					res.delivered[r.signal] += int64(r.items)
 					res.exports[r.signal]++
