@@ -397,13 +397,13 @@ func (d *decoder) decodeEvent() error {
 				r.to = len(e.problems)
 				r.failed = r.to > r.from || e.extraProblems > extra
 			}
-			if s.consume(',') {
-				continue
+			more, err := s.more('}')
+			if err != nil {
+				return err
 			}
-			if s.consume('}') {
+			if !more {
 				break
 			}
-			return s.unexpectedIn("expected ',' or '}'")
 		}
 	}
 	e.closed = true
@@ -827,13 +827,13 @@ func (d *decoder) decodeList(id fieldID, pos int, k jsonKind) error {
 					*list = append(*list, v)
 				}
 			}
-			if s.consume(',') {
-				continue
+			more, err := s.more(']')
+			if err != nil {
+				return err
 			}
-			if s.consume(']') {
+			if !more {
 				break
 			}
-			return s.unexpectedIn("expected ',' or ']'")
 		}
 	}
 	if ok && len(*list) > 0 {
@@ -902,13 +902,13 @@ func (d *decoder) decodeException(id fieldID, pos int, k jsonKind) error {
 			if err != nil {
 				return err
 			}
-			if s.consume(',') {
-				continue
+			more, err := s.more('}')
+			if err != nil {
+				return err
 			}
-			if s.consume('}') {
+			if !more {
 				break
 			}
-			return s.unexpectedIn("expected ',' or '}'")
 		}
 	}
 	if !ok {
@@ -971,13 +971,13 @@ func (d *decoder) decodeAttributes(id fieldID, pos int, k jsonKind) error {
 		if err != nil {
 			return err
 		}
-		if s.consume(',') {
-			continue
+		more, err := s.more('}')
+		if err != nil {
+			return err
 		}
-		if s.consume('}') {
+		if !more {
 			break
 		}
-		return s.unexpectedIn("expected ',' or '}'")
 	}
 	if len(e.attrs) > 0 {
 		e.set |= bit(id)
@@ -1097,13 +1097,13 @@ func (d *decoder) readAttrValue(key string, index int) (attrValue, bool, error) 
 				} else {
 					ok = false
 				}
-				if s.consume(',') {
-					continue
+				more, err := s.more(']')
+				if err != nil {
+					return attrValue{}, false, err
 				}
-				if s.consume(']') {
+				if !more {
 					break
 				}
-				return attrValue{}, false, s.unexpectedIn("expected ',' or ']'")
 			}
 		}
 		return v, ok, nil

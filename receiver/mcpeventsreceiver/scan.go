@@ -304,6 +304,18 @@ func (s *scanner) readKey() ([]byte, error) {
 }
 
 // unexpectedIn reports an unexpected byte with what was expected instead.
+// more reads what follows a member or an element: ',' (more to come), the
+// closing '}' or ']' (no more), or anything else (a syntax error).
+func (s *scanner) more(closing byte) (bool, error) {
+	if s.consume(',') {
+		return true, nil
+	}
+	if s.consume(closing) {
+		return false, nil
+	}
+	return false, s.unexpectedIn("expected ',' or '" + string(closing) + "'")
+}
+
 func (s *scanner) unexpectedIn(expected string) error {
 	err := s.unexpected().(*syntaxError)
 	err.msg += ", " + expected
@@ -418,13 +430,13 @@ func (s *scanner) skipValue(depth int) error {
 			if err := s.skipValue(depth + 1); err != nil {
 				return err
 			}
-			if s.consume(',') {
-				continue
+			more, err := s.more('}')
+			if err != nil {
+				return err
 			}
-			if s.consume('}') {
+			if !more {
 				return nil
 			}
-			return s.unexpectedIn("expected ',' or '}'")
 		}
 	case jsonArray:
 		if depth >= maxDepth {
@@ -438,13 +450,13 @@ func (s *scanner) skipValue(depth int) error {
 			if err := s.skipValue(depth + 1); err != nil {
 				return err
 			}
-			if s.consume(',') {
-				continue
+			more, err := s.more(']')
+			if err != nil {
+				return err
 			}
-			if s.consume(']') {
+			if !more {
 				return nil
 			}
-			return s.unexpectedIn("expected ',' or ']'")
 		}
 	}
 	return s.unexpectedIn("expected a value")
