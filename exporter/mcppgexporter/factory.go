@@ -62,7 +62,11 @@ func createTracesExporter(ctx context.Context, set exporter.Settings, cfg compon
 	if err != nil {
 		return nil, err
 	}
-	return exporterhelper.NewTraces(ctx, set, cfg, e.pushTraces, helperOptions(c, e)...)
+	exp, err := exporterhelper.NewTraces(ctx, queueSettings(set, c), cfg, e.pushTraces, helperOptions(c, e)...)
+	if err != nil {
+		return nil, err
+	}
+	return &admittingTraces{Traces: exp, adm: newAdmission(c)}, nil
 }
 
 func createLogsExporter(ctx context.Context, set exporter.Settings, cfg component.Config) (exporter.Logs, error) {
@@ -71,7 +75,11 @@ func createLogsExporter(ctx context.Context, set exporter.Settings, cfg componen
 	if err != nil {
 		return nil, err
 	}
-	return exporterhelper.NewLogs(ctx, set, cfg, e.pushLogs, helperOptions(c, e)...)
+	exp, err := exporterhelper.NewLogs(ctx, queueSettings(set, c), cfg, e.pushLogs, helperOptions(c, e)...)
+	if err != nil {
+		return nil, err
+	}
+	return &admittingLogs{Logs: exp, adm: newAdmission(c)}, nil
 }
 
 func createMetricsExporter(ctx context.Context, set exporter.Settings, cfg component.Config) (exporter.Metrics, error) {
@@ -80,7 +88,11 @@ func createMetricsExporter(ctx context.Context, set exporter.Settings, cfg compo
 	if err != nil {
 		return nil, err
 	}
-	return exporterhelper.NewMetrics(ctx, set, cfg, e.pushMetrics, helperOptions(c, e)...)
+	exp, err := exporterhelper.NewMetrics(ctx, queueSettings(set, c), cfg, e.pushMetrics, helperOptions(c, e)...)
+	if err != nil {
+		return nil, err
+	}
+	return &admittingMetrics{Metrics: exp, adm: newAdmission(c)}, nil
 }
 
 func helperOptions(c *Config, e *pgExporter) []exporterhelper.Option {
