@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/e2e_load.sh: end-to-end load, simulator -> built collector (default
-# otelcol-config.yaml, persistent queue on file_storage) -> PostgreSQL, at
+# otelcol-config.yaml, persistent queue on diskguard, a file_storage) -> PostgreSQL, at
 # rising rates until the collector falls behind, beside a raw pgx CopyFrom
 # of exactly the rows the run stored, timed in the same run.
 #
@@ -386,7 +386,7 @@ extensions:
   pprof:
     endpoint: $pprof_endpoint
 service:
-  extensions: [partitionmgr, health_check, file_storage, pprof]
+  extensions: [partitionmgr, health_check, diskguard, pprof]
 EOF
 	[[ $SIM_MODE != replay ]] || capture profile "$prate" $((PROFILE_SECONDS + 10))
 	psql_db -c "DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null
