@@ -73,13 +73,13 @@ func TestBadRowsAreIsolated(t *testing.T) {
 		{Table: "tool_call_record", Reason: "span start time is unset"},
 		{Table: "tool_call_record", Reason: "span ends before it starts"},
 		{Table: "routing_log", SQLState: "54000", Reason: "index row requires 20024 bytes, maximum size is 8191"},
-		{Table: "routing_log", SQLState: "22021", Reason: `invalid byte sequence for encoding "UTF8": 0x00 [COPY mcp_stage_routing_log, line 1, column session_id]`},
-		{Table: "routing_log", SQLState: "22P05", Reason: "unsupported Unicode escape sequence: \\u0000 cannot be converted to text. " +
-			`[JSON data, line 1: {"tenant":"acme","note":"bad ` + "\ufffd\ufffd" + ` utf-8 \u0000...; COPY mcp_stage_routing_log, line 1, column attributes]`},
+		// Refused before writing: PostgreSQL would refuse both at input.
+		{Table: "routing_log", Reason: "session_id: NUL byte at offset 4 (PostgreSQL text cannot hold NUL)"},
+		{Table: "routing_log", Reason: `attributes: \u0000 in a JSON string at offset 42 (jsonb text cannot hold NUL)`},
 	}, got)
 
 	var payload string
-	require.NoError(t, pool.QueryRow(ctx, `SELECT payload FROM bad_rows.rejected_event WHERE sqlstate = '22021'`).Scan(&payload))
+	require.NoError(t, pool.QueryRow(ctx, `SELECT payload FROM bad_rows.rejected_event WHERE reason LIKE 'session_id:%'`).Scan(&payload))
 	assert.Contains(t, payload, `"session_id":"sess\u0000nul"`)
 	assert.Contains(t, payload, `"trace_id":"00110000000000000000000000000001"`)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.opentelemetry.io/collector/component"
@@ -40,6 +41,22 @@ type Config struct {
 	PartitionManager *component.ID `mapstructure:"partition_manager"`
 	// ToolPayloads stores tool-call arguments and results (opt-in).
 	ToolPayloads ToolPayloadsConfig `mapstructure:"tool_payloads"`
+	// EventTime is the window of plausible event times; a row outside it
+	// goes to rejected_event instead of a DEFAULT partition.
+	EventTime EventTimeConfig `mapstructure:"event_time"`
+
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+// EventTimeConfig bounds the event time of a row (span start, log record
+// time, metric point time; the exception or failure time of an error row)
+// relative to the collector's clock when the batch is written.
+type EventTimeConfig struct {
+	// MaxAge refuses rows older than this; 0 for no bound.
+	MaxAge time.Duration `mapstructure:"max_age"`
+	// MaxFuture refuses rows dated further ahead than this; 0 for no bound.
+	MaxFuture time.Duration `mapstructure:"max_future"`
 
 	// prevent unkeyed literal initialization
 	_ struct{}
@@ -81,6 +98,12 @@ func (cfg *Config) Validate() error {
 	}
 	if cfg.ToolPayloads.MaxBytes < 0 {
 		errs = errors.Join(errs, fmt.Errorf("tool_payloads::max_bytes: %d must not be negative (0 for no limit)", cfg.ToolPayloads.MaxBytes))
+	}
+	if cfg.EventTime.MaxAge < 0 {
+		errs = errors.Join(errs, fmt.Errorf("event_time::max_age: %v must not be negative (0 for no bound)", cfg.EventTime.MaxAge))
+	}
+	if cfg.EventTime.MaxFuture < 0 {
+		errs = errors.Join(errs, fmt.Errorf("event_time::max_future: %v must not be negative (0 for no bound)", cfg.EventTime.MaxFuture))
 	}
 	for i, k := range cfg.ToolPayloads.RedactKeys {
 		if strings.TrimSpace(k) == "" {

@@ -63,6 +63,7 @@ func TestLoadConfig(t *testing.T) {
 				ApplySchema:      false,
 				ToolPayloads:     ToolPayloadsConfig{Enabled: true, RedactKeys: []string{"password", "ssn"}, MaxBytes: 1024},
 				PartitionManager: &managerID,
+				EventTime:        EventTimeConfig{MaxAge: 90 * 24 * time.Hour, MaxFuture: 0},
 			},
 		},
 		{
@@ -92,6 +93,11 @@ func TestLoadConfig(t *testing.T) {
 			id: component.NewIDWithName(metadata.Type, "bad_payloads"),
 			wantErr: "tool_payloads::max_bytes: -1 must not be negative (0 for no limit)\n" +
 				"tool_payloads::redact_keys[1]: must not be empty",
+		},
+		{
+			id: component.NewIDWithName(metadata.Type, "bad_event_time"),
+			wantErr: "event_time::max_age: -1h0m0s must not be negative (0 for no bound)\n" +
+				"event_time::max_future: -5m0s must not be negative (0 for no bound)",
 		},
 		{
 			id:      component.NewIDWithName(metadata.Type, "bad_queue"),

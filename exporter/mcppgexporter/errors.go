@@ -10,8 +10,9 @@ import (
 
 // classifyError decides what exporterhelper does with a failed batch. Bad data
 // (SQLSTATE classes 22 and 23, but for a replay's unique violation and the
-// "no partition of relation found for row" check violation, and 54000, a
-// value too large for an index entry) can never succeed
+// "no partition of relation found for row" check violation; 54000, a
+// value too large for an index entry; 54001, a jsonb value nested deeper
+// than the server's stack allows) can never succeed
 // and is permanent; everything else - connection loss, timeouts, server
 // shutdown (08, 57P, 53), a schema not there yet - is retried, so the data
 // waits on the sending queue instead of being dropped.
@@ -30,6 +31,7 @@ const (
 	sqlstateUniqueViolation      = "23505" // a row already there: a replay, dedupe
 	sqlstateCheckViolation       = "23514" // also a row that fits no partition
 	sqlstateProgramLimitExceeded = "54000" // e.g. a value too large for an index entry
+	sqlstateStatementTooComplex  = "54001" // e.g. jsonb nested deeper than the parser's stack allows
 )
 
 func isUniqueViolation(err error) bool {
@@ -49,9 +51,9 @@ func isBadData(err error) bool {
 		return false
 	case strings.HasPrefix(pgErr.Code, "22"), strings.HasPrefix(pgErr.Code, "23"):
 		return true
-	case pgErr.Code == sqlstateProgramLimitExceeded:
-		// program_limit_exceeded: a value too large for an index entry;
-		// the row can never be stored as it is.
+	case pgErr.Code == sqlstateProgramLimitExceeded, pgErr.Code == sqlstateStatementTooComplex:
+		// A value too large for an index entry, or nested too deep for
+		// the server's stack: the row can never be stored as it is.
 		return true
 	}
 	return false

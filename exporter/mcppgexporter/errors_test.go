@@ -27,6 +27,7 @@ func TestClassifyError(t *testing.T) {
 		{name: "missing partition", err: pgErr("23514", `no partition of relation "routing_log" found for row`), permanent: false},
 		{name: "other check violation", err: pgErr("23514", `new row violates check constraint "x"`), permanent: true},
 		{name: "index row too large", err: pgErr("54000", "index row size 3200 exceeds btree version 4 maximum 2704"), permanent: true},
+		{name: "jsonb nested too deep", err: pgErr("54001", "stack depth limit exceeded"), permanent: true},
 		{name: "connection failure", err: pgErr("08006", "connection failure"), permanent: false},
 		{name: "admin shutdown", err: pgErr("57P01", "terminating connection due to administrator command"), permanent: false},
 		{name: "too many connections", err: pgErr("53300", "too many connections"), permanent: false},

@@ -124,7 +124,7 @@ func (e *pgExporter) openPool(_ context.Context, host component.Host) error {
 		return err
 	}
 	e.pool = pool
-	e.writer = newPGWriter(pool, e.cfg.Schema, e.cfg.ApplySchema, manager, e.logger, e.telemetry)
+	e.writer = newPGWriter(pool, e.cfg.Schema, e.cfg.ApplySchema, manager, e.cfg.EventTime, e.logger, e.telemetry)
 	gauge := e.telemetry.ExporterMcppgPoolConnections
 	e.poolStats, err = e.telemetry.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		st := pool.Stat()

@@ -53,6 +53,9 @@ func createDefaultConfig() component.Config {
 				"api_key", "apikey", "authorization", "cookie", "credentials", "private_key"},
 			MaxBytes: 65536,
 		},
+		// A year back, a day ahead: rows outside land in no partition
+		// retention would ever clear.
+		EventTime: EventTimeConfig{MaxAge: 365 * 24 * time.Hour, MaxFuture: 24 * time.Hour},
 	}
 }
 

@@ -124,7 +124,7 @@ func (r logRecord) payload() string {
 func (r logRecord) required(b *rowBatch, t tableID, key string) (any, bool) {
 	v := r.str(key)
 	if v == nil {
-		b.reject(t, "missing required attribute "+key+" on event "+r.eventName, r.payload())
+		b.reject(t, causeMalformed, "missing required attribute "+key+" on event "+r.eventName, r.payload())
 		return nil, false
 	}
 	return v, true
@@ -255,7 +255,7 @@ func appendServer(b *rowBatch, r logRecord) {
 		deregisteredAt = r.ts
 	case mcpconv.EventServerHealthChanged:
 		if health == nil {
-			b.reject(mcpServer, "missing required attribute "+mcpconv.HealthStatus+" on event "+r.eventName, r.payload())
+			b.reject(mcpServer, causeMalformed, "missing required attribute "+mcpconv.HealthStatus+" on event "+r.eventName, r.payload())
 			return
 		}
 	}

@@ -176,7 +176,7 @@ func TestLogRecordsRefusedOrDropped(t *testing.T) {
 	assert.Equal(t, 0, b.len())
 	assert.Equal(t, 1, b.unmapped)
 	require.Len(t, b.rejected, 2)
-	assert.Equal(t, rejection{table: "health_check_record",
+	assert.Equal(t, rejection{table: "health_check_record", cause: causeMalformed,
 		reason:  "missing required attribute mcp.router.server.key on event mcp.router.health_check",
 		payload: `{"event_name":"mcp.router.health_check","time_unix_nano":1795602615123456000,"body":null,"attributes":{"event.id":"hc-x","mcp.router.health.status":"healthy"}}`,
 	}, b.rejected[0])

@@ -23,6 +23,9 @@ type table struct {
 	// upsert is the ON CONFLICT clause of a table written row by row with
 	// INSERT instead of COPY: its rows merge into one per key.
 	upsert string
+	// timeColumn is the index of the event-time column: ts, the partition
+	// key, in the partitioned tables.
+	timeColumn int
 }
 
 type tableID int
@@ -95,7 +98,8 @@ var tables = [numTables]table{
 		health_changed_at = GREATEST(t.health_changed_at, EXCLUDED.health_changed_at),
 		updated_at = GREATEST(t.updated_at, EXCLUDED.updated_at),
 		service_name = CASE WHEN EXCLUDED.updated_at >= t.updated_at THEN COALESCE(EXCLUDED.service_name, t.service_name) ELSE COALESCE(t.service_name, EXCLUDED.service_name) END,
-		attributes = CASE WHEN EXCLUDED.updated_at >= t.updated_at THEN COALESCE(EXCLUDED.attributes, t.attributes) ELSE t.attributes END`},
+		attributes = CASE WHEN EXCLUDED.updated_at >= t.updated_at THEN COALESCE(EXCLUDED.attributes, t.attributes) ELSE t.attributes END`,
+		timeColumn: 10}, // updated_at
 	sessionRecord: {name: "session_record", columns: []string{
 		"session_id", "transport", "protocol_version", "client_address", "server_key", "started_at",
 		"ended_at", "last_seen_at", "request_count", "error_count", "close_reason", "service_name", "attributes",
@@ -111,7 +115,8 @@ var tables = [numTables]table{
 		error_count = GREATEST(t.error_count, EXCLUDED.error_count),
 		close_reason = CASE WHEN EXCLUDED.last_seen_at >= t.last_seen_at THEN COALESCE(EXCLUDED.close_reason, t.close_reason) ELSE COALESCE(t.close_reason, EXCLUDED.close_reason) END,
 		service_name = COALESCE(t.service_name, EXCLUDED.service_name),
-		attributes = CASE WHEN EXCLUDED.last_seen_at >= t.last_seen_at THEN COALESCE(EXCLUDED.attributes, t.attributes) ELSE t.attributes END`},
+		attributes = CASE WHEN EXCLUDED.last_seen_at >= t.last_seen_at THEN COALESCE(EXCLUDED.attributes, t.attributes) ELSE t.attributes END`,
+		timeColumn: 7}, // last_seen_at
 }
 
 // rowBatch holds the rows of one exported request, per table, and the items
@@ -126,6 +131,7 @@ type rowBatch struct {
 // rejection is an item refused as bad data, bound for rejected_event.
 type rejection struct {
 	table    string
+	cause    string // the class of reason, for the telemetry (cause* constants)
 	sqlstate string
 	reason   string
 	payload  string
@@ -142,8 +148,8 @@ func (r rejection) fingerprint() string {
 
 func (b *rowBatch) add(t tableID, row []any) { b.rows[t] = append(b.rows[t], row) }
 
-func (b *rowBatch) reject(t tableID, reason, payload string) {
-	b.rejected = append(b.rejected, rejection{table: tables[t].name, reason: reason, payload: payload})
+func (b *rowBatch) reject(t tableID, cause, reason, payload string) {
+	b.rejected = append(b.rejected, rejection{table: tables[t].name, cause: cause, reason: reason, payload: payload})
 }
 
 func (b *rowBatch) len() int {

@@ -35,17 +35,19 @@ func TestTelemetryCountsWhatHappened(t *testing.T) {
 	require.NoError(t, e.pushTraces(ctx, routerTraces(0, 20)))
 	replay := routerTraces(10, 20) // half of it was written above
 	spans := replay.ResourceSpans().At(0).ScopeSpans().At(0).Spans()
-	spans.At(2*15).Attributes().PutStr(mcpconv.SessionID, "nul\x00") // a new row the database refuses
+	spans.At(2*15).Attributes().PutStr(mcpconv.SessionID, "nul\x00")             // a new row refused before writing
+	spans.At(2*16).Attributes().PutStr(mcpconv.ServerKey, incompressible(20000)) // a new row the database refuses
 	require.NoError(t, e.pushTraces(ctx, replay))
 	ld, records := newTestLogs()
 	records.AppendEmpty().Body().SetStr("no kind, not an error")
 	require.NoError(t, e.pushLogs(ctx, ld))
 
-	assert.Equal(t, map[string]int64{"routing_log": 29, "tool_call_record": 30, "error_log": int64(failuresIn(0, 30))},
+	assert.Equal(t, map[string]int64{"routing_log": 28, "tool_call_record": 30, "error_log": int64(failuresIn(0, 30))},
 		sumsByAttr(t, tel, "otelcol_exporter_mcppg_rows_written", "table"))
 	assert.Equal(t, map[string]int64{"routing_log": 10, "tool_call_record": 10, "error_log": int64(failuresIn(10, 10))},
 		sumsByAttr(t, tel, "otelcol_exporter_mcppg_rows_duplicate", "table"))
-	assert.Equal(t, map[string]int64{"routing_log": 1}, sumsByAttr(t, tel, "otelcol_exporter_mcppg_rows_rejected", "table"))
+	assert.Equal(t, map[string]int64{"routing_log": 2}, sumsByAttr(t, tel, "otelcol_exporter_mcppg_rows_rejected", "table"))
+	assert.Equal(t, map[string]int64{causeUnstorable: 1, causeDatabase: 1}, sumsByAttr(t, tel, "otelcol_exporter_mcppg_rows_rejected", "cause"))
 	assert.Equal(t, map[string]int64{"isolate": 1}, sumsByAttr(t, tel, "otelcol_exporter_mcppg_batch_fallbacks", "path"))
 	assert.Equal(t, map[string]int64{"": 1}, sumsByAttr(t, tel, "otelcol_exporter_mcppg_records_unmapped", ""))
 

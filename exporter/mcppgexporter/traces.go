@@ -72,7 +72,7 @@ func appendTraces(b *rowBatch, td ptrace.Traces, payloads *payloadOptions) {
 				span := spans.At(k)
 				kind := mcpconv.ClassifySpan(span)
 				if problem := spanProblem(span); problem != "" {
-					b.reject(spanTable(kind), problem, spanPayload(span))
+					b.reject(spanTable(kind), causeMalformed, problem, spanPayload(span))
 					continue
 				}
 				switch kind {

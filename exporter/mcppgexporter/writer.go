@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -11,7 +12,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
@@ -41,15 +41,25 @@ type pgWriter struct {
 	upsertSQL [numTables]string // merges one row of an upsert table
 
 	rejectSQL string
+	knownSQL  string // which fingerprints rejected_event holds already
+
+	isolationMu sync.Mutex
+	isolation   [numTables]*isolation // built from the catalog on first use
+
+	window EventTimeConfig  // plausible event times
+	now    func() time.Time // the clock the window is measured from
+	// budget bounds one attempt of the isolate path (see deadlineBudget).
+	budget func(ctx context.Context) isolationBudget
 
 	telemetry *metadata.TelemetryBuilder
 	tableAttr [numTables]metric.AddOption // table=<name>, built once
 }
 
 func newPGWriter(pool *pgxpool.Pool, schemaName string, applySchema bool, manager partitionmgr.Manager,
-	logger *zap.Logger, telemetry *metadata.TelemetryBuilder,
+	window EventTimeConfig, logger *zap.Logger, telemetry *metadata.TelemetryBuilder,
 ) *pgWriter {
-	w := &pgWriter{pool: pool, schemaName: schemaName, applySchema: applySchema, manager: manager, logger: logger, telemetry: telemetry}
+	w := &pgWriter{pool: pool, schemaName: schemaName, applySchema: applySchema, manager: manager, logger: logger,
+		telemetry: telemetry, window: window, now: time.Now, budget: deadlineBudget}
 	for id, t := range tables {
 		w.tableAttr[id] = metric.WithAttributeSet(attribute.NewSet(attribute.String("table", t.name)))
 		w.target[id] = pgx.Identifier{schemaName, t.name}
@@ -69,8 +79,10 @@ func newPGWriter(pool *pgxpool.Pool, schemaName string, applySchema bool, manage
 			w.upsertSQL[id] = fmt.Sprintf("INSERT INTO %s AS t (%s) VALUES (%s) %s", target, cols, strings.Join(params, ", "), t.upsert)
 		}
 	}
-	w.rejectSQL = "INSERT INTO " + pgx.Identifier{schemaName, "rejected_event"}.Sanitize() +
+	rejected := pgx.Identifier{schemaName, "rejected_event"}.Sanitize()
+	w.rejectSQL = "INSERT INTO " + rejected +
 		" (fingerprint, target_table, sqlstate, reason, payload) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (fingerprint) DO NOTHING"
+	w.knownSQL = "SELECT fingerprint FROM " + rejected + " WHERE fingerprint = ANY($1)"
 	return w
 }
 
@@ -123,9 +135,10 @@ const (
 	// dedupePath: COPY into a staging table, then insert what is not there
 	// yet; after a unique violation (part of the batch was committed before).
 	dedupePath
-	// isolatePath: the dedupe path under savepoints, halving the rows of a
-	// table until each row the database refuses as bad data stands alone;
-	// those go to rejected_event and the rest commits.
+	// isolatePath: after the database refused a row as bad data. Each row
+	// is inserted under its own exception block on the server, in one pass
+	// per chunk of rows; the refused ones go to rejected_event and the rest
+	// commits (isolate.go).
 	isolatePath
 )
 
@@ -136,12 +149,28 @@ type writeResult struct {
 	written   [numTables]int64
 	duplicate [numTables]int64
 	refused   [numTables]int64 // rows the database refused, now in rejected
+	known     [numTables]int64 // rows an earlier attempt recorded in rejected_event
+	left      [numTables]int64 // rows the isolate path left for the next attempt
 	rejected  []rejection
 }
+
+func (r *writeResult) leftOver() int64 {
+	var n int64
+	for _, l := range r.left {
+		n += l
+	}
+	return n
+}
+
+// errIsolationIncomplete is the retryable answer of an isolate path that ran
+// out of its time budget: what it had done is committed, and the next
+// attempt goes on from there.
+var errIsolationIncomplete = errors.New("isolating the rows the database refuses ran out of time")
 
 // commitBatch writes every row of b in one transaction, trying the fast path
 // first and falling back as the error asks.
 func (w *pgWriter) commitBatch(ctx context.Context, b *rowBatch) error {
+	b.screen(w.window, w.now())
 	if b.len() == 0 && len(b.rejected) == 0 {
 		return nil
 	}
@@ -183,6 +212,11 @@ func (w *pgWriter) commitBatch(ctx context.Context, b *rowBatch) error {
 		return err
 	}
 	w.recordCommit(ctx, mode, time.Since(start), res)
+	if left := res.leftOver(); left > 0 {
+		w.logger.Warn("isolating refused rows ran out of time; committed what was done, the rest is retried",
+			zap.Int64("rows_left", left), zap.Int("rejected", len(res.rejected)))
+		return fmt.Errorf("%w: %d rows left for the next attempt", errIsolationIncomplete, left)
+	}
 	return nil
 }
 
@@ -207,14 +241,23 @@ func (w *pgWriter) recordCommit(ctx context.Context, mode writeMode, took time.D
 		}
 	}
 	for _, r := range res.rejected {
-		t.ExporterMcppgRowsRejected.Add(ctx, 1, metric.WithAttributes(attribute.String("table", r.table)))
+		t.ExporterMcppgRowsRejected.Add(ctx, 1, metric.WithAttributes(attribute.String("table", r.table),
+			attribute.String("cause", r.cause)))
 	}
 }
 
 func (w *pgWriter) writeBatch(ctx context.Context, conn *pgxpool.Conn, b *rowBatch, mode writeMode) (writeResult, error) {
 	var res writeResult
 	err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-		res = writeResult{rejected: b.rejected}
+		// Clipped: appending refusals must not write into b's array.
+		res = writeResult{rejected: slices.Clip(b.rejected)}
+		var iso *isolateRun
+		if mode == isolatePath {
+			var err error
+			if iso, err = w.startIsolation(ctx, tx, b); err != nil {
+				return err
+			}
+		}
 		for id := range tables {
 			rows := b.rows[id]
 			if len(rows) == 0 {
@@ -225,12 +268,12 @@ func (w *pgWriter) writeBatch(ctx context.Context, conn *pgxpool.Conn, b *rowBat
 			case fastPath, dedupePath:
 				res.written[id], err = w.writeRows(ctx, tx, tableID(id), rows, mode == dedupePath)
 			case isolatePath:
-				err = w.isolateRows(ctx, tx, tableID(id), rows, &res)
+				err = w.isolateRows(ctx, tx, tableID(id), iso, &res)
 			}
 			if err != nil {
 				return err
 			}
-			res.duplicate[id] = int64(len(rows)) - res.written[id] - res.refused[id]
+			res.duplicate[id] = int64(len(rows)) - res.written[id] - res.refused[id] - res.known[id] - res.left[id]
 		}
 		return w.copyRejected(ctx, tx, res.rejected)
 	})
@@ -264,59 +307,6 @@ func (w *pgWriter) writeRows(ctx context.Context, tx pgx.Tx, id tableID, rows []
 		return 0, fmt.Errorf("merge into %s: %w", name, err)
 	}
 	return tag.RowsAffected(), nil
-}
-
-// isolateRows writes rows under a savepoint; when the database refuses them
-// as bad data it splits them in halves and tries each, down to single rows,
-// which are added to res.rejected. Any other error ends the transaction.
-func (w *pgWriter) isolateRows(ctx context.Context, tx pgx.Tx, id tableID, rows [][]any, res *writeResult) error {
-	sp, err := tx.Begin(ctx)
-	if err != nil {
-		return err
-	}
-	n, err := w.writeRows(ctx, sp, id, rows, true)
-	if err == nil {
-		if err = sp.Commit(ctx); err == nil {
-			res.written[id] += n
-		}
-		return err
-	}
-	if rbErr := sp.Rollback(ctx); rbErr != nil {
-		return rbErr
-	}
-	if !isBadData(err) {
-		return err
-	}
-	if len(rows) == 1 {
-		var pgErr *pgconn.PgError
-		errors.As(err, &pgErr)
-		res.rejected = append(res.rejected, rejection{
-			table: tables[id].name, sqlstate: pgErr.Code, reason: refusalReason(pgErr),
-			payload: rowPayload(tables[id].columns, rows[0]),
-		})
-		res.refused[id]++
-		return nil
-	}
-	half := len(rows) / 2
-	if err = w.isolateRows(ctx, tx, id, rows[:half], res); err != nil {
-		return err
-	}
-	return w.isolateRows(ctx, tx, id, rows[half:], res)
-}
-
-// refusalReason is what the database said about a refused row.
-func refusalReason(pgErr *pgconn.PgError) string {
-	reason := pgErr.Message
-	if pgErr.ColumnName != "" {
-		reason += " (column " + pgErr.ColumnName + ")"
-	}
-	if pgErr.Detail != "" {
-		reason += ": " + pgErr.Detail
-	}
-	if pgErr.Where != "" {
-		reason += " [" + strings.ReplaceAll(pgErr.Where, "\n", "; ") + "]"
-	}
-	return reason
 }
 
 // upsertRows merges rows of an upsert table, one statement each, in one

@@ -39,7 +39,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings) (*TelemetryBuilde
 		metric.WithUnit("{row}"))
 	errs = errors.Join(errs, err)
 	b.ExporterMcppgRowsRejected, err = b.meter.Int64Counter("otelcol_exporter_mcppg_rows_rejected",
-		metric.WithDescription("Items refused as bad data and recorded in rejected_event, per intended table."),
+		metric.WithDescription("Items refused as bad data and recorded in rejected_event, per intended table and cause."),
 		metric.WithUnit("{row}"))
 	errs = errors.Join(errs, err)
 	b.ExporterMcppgRecordsUnmapped, err = b.meter.Int64Counter("otelcol_exporter_mcppg_records_unmapped",
