@@ -295,7 +295,23 @@ func (pm *partitionManager) expire(ctx context.Context, now time.Time) error {
 			metric.WithAttributes(attribute.String("table", e.table), attribute.String("expiry", string(e.expiry))))
 		pm.logger.Info("expired partition", zap.String("partition", e.name), zap.String("expiry", string(e.expiry)))
 	}
-	return err
+	rows, defErr := pm.m.expireDefaults(ctx, now)
+	for _, e := range rows {
+		pm.telemetry.PartitionmgrDefaultRowsExpired.Add(ctx, e.rows,
+			metric.WithAttributes(attribute.String("table", e.table), attribute.String("expiry", string(e.expiry))))
+		pm.logger.Info("expired rows of the DEFAULT partition", zap.String("table", e.table), zap.Int64("rows", e.rows),
+			zap.String("expiry", string(e.expiry)), zap.String("into", e.into))
+	}
+	// The gauge counts what is left.
+	waiting, countErr := pm.m.rowsInDefault(ctx)
+	if countErr == nil {
+		pm.mu.Lock()
+		for table, n := range waiting {
+			pm.rowsInDefault[table] = n
+		}
+		pm.mu.Unlock()
+	}
+	return errors.Join(err, defErr, countErr)
 }
 
 func (pm *partitionManager) recordCreated(ctx context.Context, table string, created bool, moved int64) {

@@ -333,3 +333,85 @@ func (m *maintainer) expirePartition(ctx context.Context, table, name string, ho
 		return nil
 	})
 }
+
+// defaultExpiry is what retention did to the expired rows of one DEFAULT
+// partition.
+type defaultExpiry struct {
+	table  string
+	rows   int64
+	expiry Expiry
+	into   string // the table that received the rows (detach, archive)
+}
+
+// expireDefaults applies each table's retention to the rows waiting in its
+// DEFAULT partition, with the cut-off of the partitions: a row goes when the
+// period holding it ended by now - retention, that is when its ts is before
+// the start of the period holding that instant. Rows far in the past (an
+// unset time, 1970) therefore go at the first run. As the partitions are,
+// the rows are deleted (drop), or moved into a plain table named
+// <table>_default_before_<date of that start>, in place (detach) or in
+// archive_schema (archive). Rows dated in the future stay.
+func (m *maintainer) expireDefaults(ctx context.Context, now time.Time) ([]defaultExpiry, error) {
+	var done []defaultExpiry
+	var errs error
+	for _, table := range sortedTables(m.tables) {
+		plan := m.tables[table]
+		if plan.retention == 0 {
+			continue
+		}
+		before := plan.interval.Start(now.Add(-plan.retention), m.loc)
+		e, err := m.expireDefault(ctx, table, plan.expiry, before)
+		if err != nil {
+			errs = errors.Join(errs, fmt.Errorf("%s: %w", schema.DefaultPartition(table), err))
+			continue
+		}
+		if e.rows > 0 {
+			done = append(done, e)
+		}
+	}
+	return done, errs
+}
+
+func (m *maintainer) expireDefault(ctx context.Context, table string, how Expiry, before time.Time) (defaultExpiry, error) {
+	res := defaultExpiry{table: table, expiry: how}
+	err := pgx.BeginFunc(ctx, m.pool, func(tx pgx.Tx) error {
+		// The lock of partition changes: ensurePartition moves rows out of
+		// DEFAULT under it.
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", ddlLockKey(m.schemaName)); err != nil {
+			return err
+		}
+		def := pgx.Identifier{m.schemaName, schema.DefaultPartition(table)}.Sanitize()
+		var exists bool
+		if err := tx.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", def).Scan(&exists); err != nil || !exists {
+			return err // an operator may have dropped the DEFAULT partition
+		}
+		if how == Drop {
+			tag, err := tx.Exec(ctx, "DELETE FROM "+def+" WHERE ts < $1", before)
+			res.rows = tag.RowsAffected()
+			return err
+		}
+		var found bool
+		if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM "+def+" WHERE ts < $1)", before).Scan(&found); err != nil || !found {
+			return err
+		}
+		dest := pgx.Identifier{m.schemaName, schema.DefaultPartition(table) + "_before_" + before.Format("20060102")}
+		if how == Archive {
+			if _, err := tx.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{m.archiveSchema}.Sanitize()); err != nil {
+				return err
+			}
+			dest[0] = m.archiveSchema
+		}
+		res.into = dest[0] + "." + dest[1]
+		// LIKE keeps the columns (a generated one as a plain column holding
+		// its value), not the indexes: as a detached partition, a plain table.
+		if _, err := tx.Exec(ctx, "CREATE TABLE IF NOT EXISTS "+dest.Sanitize()+" (LIKE "+
+			pgx.Identifier{m.schemaName, table}.Sanitize()+")"); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, "WITH moved AS (DELETE FROM "+def+" WHERE ts < $1 RETURNING *) INSERT INTO "+
+			dest.Sanitize()+" SELECT * FROM moved", before)
+		res.rows = tag.RowsAffected()
+		return err
+	})
+	return res, err
+}

@@ -2,6 +2,9 @@ package partitionmgr
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -9,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/mcp-bridge/otelcol-mcp/schema"
 )
@@ -213,4 +217,109 @@ func TestTwoManagersOnOneDatabase(t *testing.T) {
 	ms, err := schema.Migrations()
 	require.NoError(t, err)
 	assert.Equal(t, len(ms), migrations, "the schema applied once")
+}
+
+// freshSchema names a schema no earlier run of the test used (-count=N).
+func freshSchema(prefix string) string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return prefix + "_" + hex.EncodeToString(b[:])
+}
+
+// rowsIn lists the ts of the rows of schemaName.table in order, as dates.
+func rowsIn(t *testing.T, schemaName, table string) []string {
+	t.Helper()
+	rows, err := testPool(t).Query(context.Background(), `SELECT to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') FROM `+
+		pgx.Identifier{schemaName, table}.Sanitize()+` ORDER BY ts`)
+	require.NoError(t, err)
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	return out
+}
+
+// TestRetentionClearsExpiredRowsOfDefault puts rows in the DEFAULT partition
+// (1970, early November, the evening before the partitions begin, 2200) next
+// to daily partitions from the 20th, and applies a 2-day retention on the
+// 24th at noon. The partitions of the 20th and 21st expire; of the DEFAULT
+// rows, those before the 22nd (the start of the day holding the cut-off, the
+// same test) go too: deleted, or moved into a plain table in place or in the
+// archive schema. The row of 2200 stays.
+func TestRetentionClearsExpiredRowsOfDefault(t *testing.T) {
+	ctx := context.Background()
+	now := day(24).Add(12 * time.Hour)
+	for _, how := range []Expiry{Drop, Detach, Archive} {
+		t.Run(string(how), func(t *testing.T) {
+			s := freshSchema("default_retention_" + string(how))
+			m := newMaintainer(t, s, tablePlan{interval: Daily, premake: 7, retention: 2 * 24 * time.Hour, expiry: how})
+			_, err := m.createAhead(ctx, day(20))
+			require.NoError(t, err)
+			for i, ts := range []time.Time{time.Unix(0, 0), day(2), day(20).Add(-time.Hour), day(21), day(22).Add(-time.Minute),
+				day(22), time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)} {
+				insertRouting(t, s, ts, byte(i))
+			}
+			assert.Equal(t, map[string]int{s + ".routing_log_default": 4, s + ".routing_log_p20261121": 2, s + ".routing_log_p20261122": 1},
+				rowsPerPartition(t, s))
+
+			parts, err := m.expire(ctx, now)
+			require.NoError(t, err)
+			assert.Len(t, parts, 2, "the partitions of the 20th and 21st")
+			done, err := m.expireDefaults(ctx, now)
+			require.NoError(t, err)
+			moved := map[Expiry]string{Detach: s + ".routing_log_default_before_20261122", Archive: s + "_archive.routing_log_default_before_20261122"}[how]
+			assert.Equal(t, []defaultExpiry{{table: "routing_log", rows: 3, expiry: how, into: moved}}, done)
+			assert.Equal(t, []string{"2026-11-22 00:00", "2200-01-01 00:00"}, rowsIn(t, s, "routing_log"))
+			assert.Equal(t, []string{"2200-01-01 00:00"}, rowsIn(t, s, "routing_log_default"))
+			if how != Drop {
+				dest := strings.SplitN(moved, ".", 2)
+				assert.Equal(t, []string{"1970-01-01 00:00", "2026-11-02 00:00", "2026-11-19 23:00"}, rowsIn(t, dest[0], dest[1]))
+				var failed int
+				require.NoError(t, testPool(t).QueryRow(ctx, "SELECT count(*) FROM "+moved+" WHERE failed").Scan(&failed))
+				assert.Equal(t, 3, failed, "the generated column's values are kept")
+			}
+
+			// A second run finds nothing more to do.
+			done, err = m.expireDefaults(ctx, now)
+			require.NoError(t, err)
+			assert.Empty(t, done)
+			waiting, err := m.rowsInDefault(ctx)
+			require.NoError(t, err)
+			assert.Equal(t, map[string]int64{"routing_log": 1}, waiting)
+		})
+	}
+}
+
+// TestExpireJobClearsDefault runs the manager's expire job over a row of
+// 1970 waiting in routing_log's DEFAULT partition: the row is archived with
+// the table's default expiry, counted, and no longer reported as waiting.
+func TestExpireJobClearsDefault(t *testing.T) {
+	start := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	s := freshSchema("expire_job")
+	tm := startManager(t, s, start, func(c *Config) {
+		c.Schedule.Mode = modeInterval
+		c.Schedule.Interval = time.Hour
+	})
+	tm.waitForRuns(t, 1)
+	insertRouting(t, s, time.Unix(0, 0), 1)
+
+	tm.clock.Set(start.Add(time.Hour))
+	tm.waitForRuns(t, 2)
+	eventually(t, "the expired row counted", func() bool {
+		m, err := tm.telemetry.GetMetric("otelcol_partitionmgr_default_rows_expired")
+		if err != nil {
+			return false
+		}
+		for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
+			table, _ := dp.Attributes.Value("table")
+			expiry, _ := dp.Attributes.Value("expiry")
+			if table.AsString() == "routing_log" && expiry.AsString() == "archive" && dp.Value == 1 {
+				return true
+			}
+		}
+		return false
+	})
+	assert.Equal(t, []string{"1970-01-01 00:00"}, rowsIn(t, s+"_archive", "routing_log_default_before_20261027"))
+	assert.Empty(t, rowsIn(t, s, "routing_log_default"))
+	tm.mu.Lock()
+	defer tm.mu.Unlock()
+	assert.Equal(t, int64(0), tm.rowsInDefault["routing_log"])
 }

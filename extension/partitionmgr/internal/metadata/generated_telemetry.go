@@ -9,14 +9,15 @@ import (
 
 // TelemetryBuilder holds the instruments of the metrics in metadata.yaml.
 type TelemetryBuilder struct {
-	meter                         metric.Meter
-	PartitionmgrPartitionsCreated metric.Int64Counter
-	PartitionmgrPartitionsExpired metric.Int64Counter
-	PartitionmgrRowsMoved         metric.Int64Counter
-	PartitionmgrRuns              metric.Int64Counter
-	PartitionmgrRowsInDefault     metric.Int64ObservableGauge
-	PartitionmgrLastSuccess       metric.Int64ObservableGauge
-	PartitionmgrSchemaReady       metric.Int64ObservableGauge
+	meter                          metric.Meter
+	PartitionmgrPartitionsCreated  metric.Int64Counter
+	PartitionmgrPartitionsExpired  metric.Int64Counter
+	PartitionmgrRowsMoved          metric.Int64Counter
+	PartitionmgrDefaultRowsExpired metric.Int64Counter
+	PartitionmgrRuns               metric.Int64Counter
+	PartitionmgrRowsInDefault      metric.Int64ObservableGauge
+	PartitionmgrLastSuccess        metric.Int64ObservableGauge
+	PartitionmgrSchemaReady        metric.Int64ObservableGauge
 }
 
 // NewTelemetryBuilder creates every instrument.
@@ -31,6 +32,10 @@ func NewTelemetryBuilder(settings component.TelemetrySettings) (*TelemetryBuilde
 	errs = errors.Join(errs, err)
 	b.PartitionmgrRowsMoved, err = b.meter.Int64Counter("otelcol_partitionmgr_rows_moved",
 		metric.WithDescription("Rows moved out of a DEFAULT partition into a new partition."), metric.WithUnit("{row}"))
+	errs = errors.Join(errs, err)
+	b.PartitionmgrDefaultRowsExpired, err = b.meter.Int64Counter("otelcol_partitionmgr_default_rows_expired",
+		metric.WithDescription("Rows of a DEFAULT partition removed by retention, by what was done to them (deleted, or moved into a detached or archived table)."),
+		metric.WithUnit("{row}"))
 	errs = errors.Join(errs, err)
 	b.PartitionmgrRuns, err = b.meter.Int64Counter("otelcol_partitionmgr_runs",
 		metric.WithDescription("Maintenance runs, by task (create, expire) and result (ok, failed, skipped)."), metric.WithUnit("{run}"))
