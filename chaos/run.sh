@@ -11,6 +11,12 @@
 #   partition-dropped  today's routing_log partition dropped under load (rows
 #                      go to DEFAULT), then the DEFAULT too (on-demand path)
 #   malformed          one span with a NUL in an attribute per 1,000 events
+#   disk-full          the queue directory on a small filesystem (a tmpfs of
+#                      CHAOS_DISK_MIB, root only), PostgreSQL down until the
+#                      queue has refused data for lack of disk and 30 s more,
+#                      the sender retrying until acknowledged; repeated
+#                      CHAOS_DISK_RUNS times, each drained without a restart
+#                      (otelcol_exporter_queue_size back to 0)
 #   gateways           scale-out: two collectors (gateways) on one schema, started
 #                      together, each fed by its own simulator at the same time
 #                      (CHAOS_REQUESTS and CHAOS_RATE split between them); both
@@ -32,7 +38,9 @@
 # queue-full (200; the default config has 1000), CHAOS_RECONCILE_WAIT (15m),
 # CHAOS_KEEP_PG=1 leaves the cluster running, CHAOS_COLLECTOR another binary
 # than build/otelcol-mcp, CHAOS_SEED the first gateways simulator's seed (the
-# second gets +1; default: the clock).
+# second gets +1; default: the clock), CHAOS_DISK_MIB (64) and
+# CHAOS_DISK_RESERVE_MIB (16, diskguard's min_free_mib) and CHAOS_DISK_RUNS (5)
+# for disk-full.
 #
 # Output: .run/chaos/<scenario>/ (collector log, simulator log, manifest,
 # reconciliation, metrics) and .run/chaos/results.md (one table row per
@@ -49,6 +57,9 @@ PG_PORT=${CHAOS_PG_PORT:-55432}
 PG_DATA=${CHAOS_PG_DATA:-.run/chaos-pg}
 PG_DB=mcp_chaos
 QUEUE_SIZE=${CHAOS_QUEUE_SIZE:-200}
+DISK_MIB=${CHAOS_DISK_MIB:-64}
+DISK_RESERVE_MIB=${CHAOS_DISK_RESERVE_MIB:-16}
+DISK_RUNS=${CHAOS_DISK_RUNS:-5}
 RECONCILE_WAIT=${CHAOS_RECONCILE_WAIT:-15m}
 # Gateway 0's ports; gateway G listens on each + 100*G (chaos/lib.sh gw_port).
 GRPC_PORT=54317 HTTP_PORT=54318 EVENTS_PORT=54320 HEALTH_PORT=53133 METRICS_PORT=58888
@@ -60,7 +71,7 @@ SOURCE_BINARY=${CHAOS_COLLECTOR:-build/otelcol-mcp}
 CONFIG=$ROOT/otelcol-config.yaml
 SIM=$ROOT/mcprouter-sim
 
-all=(db-outage collector-kill queue-full partition-dropped malformed gateways)
+all=(db-outage collector-kill queue-full partition-dropped malformed gateways disk-full)
 scenarios=("$@")
 ((${#scenarios[@]})) || scenarios=("${all[@]}")
 for s in "${scenarios[@]}"; do
@@ -84,10 +95,13 @@ cleanup() {
 	for pid in "${sim_pids[@]}"; do [[ -n $pid ]] && kill -TERM "$pid" 2>/dev/null; done
 	[[ -n ${malformed_pid:-} ]] && kill -TERM "$malformed_pid" 2>/dev/null
 	collectors_stop
+	local m
+	for m in "${mounted[@]}"; do umount -l "$m" 2>/dev/null || true; done
 	if [[ -z ${CHAOS_KEEP_PG:-} && -s $PG_DATA/PG_VERSION ]]; then
 		MCP_PG_DATA=$PG_DATA bash scripts/pg-down.sh >/dev/null 2>&1 || true
 	fi
 }
+mounted=()
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
@@ -390,6 +404,55 @@ scenario_gateways() {
 	collectors_stop
 	result gateways $((SECONDS - t_begin)) "$(psql_db -c "SELECT count(*) FROM $SCHEMA.rejected_event")" \
 		"2 collectors started together on schema $SCHEMA, 2 simulators at the same time, $rate req/s each (${per[0]}; ${per[1]}); rows written by gateway 0/1: ${written[0]}/${written[1]}. Partition maintenance once: $partitions partitions in the schema = otelcol_partitionmgr_partitions_created ${created[0]} (gateway 0) + ${created[1]} (gateway 1); otelcol_partitionmgr_last_success{task=create} (set by a gateway that ran the create job under the leader lock) exported by gateway(s) ${leaders[*]:-none}; otelcol_partitionmgr_runs ok/skipped/failed: ${runs[0]}; ${runs[1]} ($skipped runs skipped while the other gateway held the leader lock); $failed failed runs, $failed_log 'partition maintenance failed' log lines; $moved rows moved out of DEFAULT${scenario_problem:+; FAIL: $scenario_problem}"
+}
+
+scenario_disk_full() {
+	local run
+	((EUID == 0)) || die "disk-full mounts a tmpfs: run it as root"
+	for ((run = 1; run <= DISK_RUNS; run++)); do
+		disk_full_run "disk-full-$run"
+	done
+}
+
+# disk_full_run NAME: one run of disk-full.
+disk_full_run() {
+	begin "$1"
+	mkdir -p "$queue_dir"
+	mount -t tmpfs -o "size=${DISK_MIB}m" tmpfs "$queue_dir" || die "mount a ${DISK_MIB} MiB tmpfs on $queue_dir"
+	mounted+=("$queue_dir")
+	collector_start --set "extensions::diskguard::min_free_mib=$DISK_RESERVE_MIB"
+	# The sender retries every refused request until it is acknowledged.
+	sim_start -flush-timeout 30m
+	at 15
+	say "pg_ctl -m fast stop until the queue refuses data for lack of disk (${DISK_MIB} MiB, reserve ${DISK_RESERVE_MIB} MiB)"
+	pg_stop
+	local down=$SECONDS full=
+	while ((SECONDS - down < 900)); do
+		if (($(metric otelcol_diskguard_refused) > 0)); then
+			full=$SECONDS
+			break
+		fi
+		sleep 1
+	done
+	[[ -n $full ]] || die "the queue did not refuse for lack of disk within 900 s"
+	say "disk at its reserve after $((full - down)) s ($(df -k --output=avail "$queue_dir" | tail -n 1) KiB free); keeping PostgreSQL down 30 s more"
+	sleep 30
+	metrics_snapshot >"$dir/metrics-full-30s.txt"
+	local free_kib refused
+	free_kib=$(df -k --output=avail "$queue_dir" | tail -n 1 | tr -d ' ')
+	refused=$(metric otelcol_diskguard_refused)
+	pg_up
+	finish_sim
+	reconcile
+	# Drained without a restart: the queue holds nothing and says so.
+	local deadline=$((SECONDS + 120)) queued
+	until queued=$(metric otelcol_exporter_queue_size) && ((queued == 0)) || ((SECONDS > deadline)); do sleep 1; done
+	((queued == 0)) || scenario_problem="otelcol_exporter_queue_size $queued after the drain"
+	metrics_snapshot >"$dir/metrics-end.txt"
+	collector_stop
+	umount -l "$queue_dir" && mounted=("${mounted[@]/$queue_dir/}")
+	result "$1" $((SECONDS - t_begin)) "$(psql_db -c "SELECT count(*) FROM $SCHEMA.rejected_event")" \
+		"queue on a ${DISK_MIB} MiB tmpfs (min_free_mib $DISK_RESERVE_MIB); PostgreSQL stopped at t=15 s until the first refusal for disk ($((full - down)) s) + 30 s; ${free_kib} KiB free then; $refused requests refused for disk (the SDK retried them); queue_size $queued after the drain${scenario_problem:+; FAIL: $scenario_problem}"
 }
 
 for s in "${scenarios[@]}"; do
