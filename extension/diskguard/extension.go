@@ -96,6 +96,11 @@ func (g *diskGuard) Start(ctx context.Context, host component.Host) error {
 			zap.String("directory", g.cfg.Directory), zap.Int64("filesystem_bytes", total),
 			zap.Int64("min_free_bytes", g.minFree), zap.Int64("free_bytes", free))
 	}
+	// Both refusal series and the failure counter exist from the start, so
+	// that rate() and increase() see their first increment.
+	g.telemetry.DiskguardRefused.Add(ctx, 0, g.admission)
+	g.telemetry.DiskguardRefused.Add(ctx, 0, g.storageOpt)
+	g.telemetry.DiskguardBookkeepingFailed.Add(ctx, 0)
 	g.reg, err = g.telemetry.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		if free, _, err := filesystemSpace(g.cfg.Directory); err == nil {
 			o.ObserveInt64(g.telemetry.DiskguardFreeBytes, free)
