@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"math"
+	"slices"
 	"strconv"
 	"unicode/utf8"
 
@@ -12,11 +13,12 @@ import (
 
 // attributesJSON encodes the attributes not promoted to columns as a JSON
 // object for a jsonb column (a json.RawMessage, which pgx sends as is and
-// rowPayload keeps as JSON); nil (SQL NULL) when nothing is left.
-func attributesJSON(m pcommon.Map, promoted map[string]struct{}) any {
+// rowPayload keeps as JSON); nil (SQL NULL) when nothing is left. kept are
+// promoted attributes whose value did not fit their column: they stay.
+func attributesJSON(m pcommon.Map, promoted map[string]struct{}, kept ...string) any {
 	var buf []byte
 	m.Range(func(k string, v pcommon.Value) bool {
-		if _, ok := promoted[k]; ok {
+		if _, ok := promoted[k]; ok && !slices.Contains(kept, k) {
 			return true
 		}
 		if buf == nil {

@@ -166,22 +166,35 @@ func (e *pgExporter) partitionManager(host component.Host) (partitionmgr.Manager
 func (e *pgExporter) pushTraces(ctx context.Context, td ptrace.Traces) error {
 	var b rowBatch
 	appendTraces(&b, td, e.payloads)
-	return classifyError(e.writer.commitBatch(ctx, &b))
+	return e.commit(ctx, &b)
 }
 
 func (e *pgExporter) pushMetrics(ctx context.Context, md pmetric.Metrics) error {
 	var b rowBatch
 	appendMetrics(&b, md)
-	return classifyError(e.writer.commitBatch(ctx, &b))
+	return e.commit(ctx, &b)
 }
 
 func (e *pgExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
 	var b rowBatch
 	appendLogs(&b, ld)
-	err := classifyError(e.writer.commitBatch(ctx, &b))
-	if err == nil && b.unmapped > 0 {
+	return e.commit(ctx, &b)
+}
+
+// commit writes the batch and, once it is written, counts what the mapping
+// dropped or kept out of columns (once per delivered batch, not per attempt).
+func (e *pgExporter) commit(ctx context.Context, b *rowBatch) error {
+	err := classifyError(e.writer.commitBatch(ctx, b))
+	if err != nil {
+		return err
+	}
+	if b.unmapped > 0 {
 		e.telemetry.ExporterMcppgRecordsUnmapped.Add(ctx, int64(b.unmapped))
 		e.logger.Debug("dropped log records of no known kind", zap.Int("records", b.unmapped))
 	}
-	return err
+	for k, n := range b.notPromoted {
+		e.telemetry.ExporterMcppgValuesNotPromoted.Add(ctx, n, metric.WithAttributes(
+			attribute.String("table", k.table), attribute.String("attribute", k.attribute)))
+	}
+	return nil
 }

@@ -2,7 +2,6 @@ package mcppgexporter
 
 import (
 	"encoding/json"
-	"math"
 	"strconv"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -71,7 +70,7 @@ func appendLogs(b *rowBatch, ld plog.Logs) {
 				case mcpconv.KindSession:
 					appendSession(b, r)
 				case mcpconv.KindError:
-					b.add(errorLog, logErrorRow(r))
+					b.add(errorLog, logErrorRow(r, b.promoter(errorLog)))
 				default:
 					b.unmapped++
 				}
@@ -139,6 +138,8 @@ func appendHealthCheck(b *rowBatch, r logRecord) {
 	if !ok {
 		return
 	}
+	p := b.promoter(healthCheckRecord)
+	latency := p.micros(r.attrs, mcpconv.HealthLatency)
 	b.add(healthCheckRecord, []any{
 		r.ts,
 		r.eventID(),
@@ -146,34 +147,13 @@ func appendHealthCheck(b *rowBatch, r logRecord) {
 		status == mcpconv.HealthHealthy,
 		status,
 		r.str(mcpconv.HealthCheck),
-		secondsToMicros(r.attrs, mcpconv.HealthLatency),
+		latency,
 		r.str(mcpconv.ErrorType),
 		r.body(),
 		r.serviceName,
 		mcpconv.LogAdjustedCount(r.lr),
-		attributesJSON(r.attrs, healthPromoted),
+		attributesJSON(r.attrs, healthPromoted, p.kept...),
 	})
-}
-
-// secondsToMicros converts a duration attribute in seconds to whole microseconds.
-func secondsToMicros(m pcommon.Map, key string) any {
-	v, ok := m.Get(key)
-	if !ok {
-		return nil
-	}
-	var s float64
-	switch v.Type() {
-	case pcommon.ValueTypeDouble:
-		s = v.Double()
-	case pcommon.ValueTypeInt:
-		s = float64(v.Int())
-	default:
-		return nil
-	}
-	if math.IsNaN(s) || math.IsInf(s, 0) || math.Abs(s) > math.MaxInt64/1e6 {
-		return nil
-	}
-	return int64(math.Round(s * 1e6))
 }
 
 func lbRow(r logRecord) []any {
@@ -222,17 +202,19 @@ func appendBreaker(b *rowBatch, r logRecord) {
 	if !ok {
 		return
 	}
+	p := b.promoter(circuitBreakerEvent)
+	failures := p.integer(r.attrs, mcpconv.BreakerFailureCount, countRange)
 	b.add(circuitBreakerEvent, []any{
 		r.ts,
 		r.eventID(),
 		serverKey,
 		r.str(mcpconv.BreakerFromState),
 		toState,
-		intOrNil(r.attrs, mcpconv.BreakerFailureCount),
+		failures,
 		r.body(),
 		r.serviceName,
 		mcpconv.LogAdjustedCount(r.lr),
-		attributesJSON(r.attrs, breakerPromoted),
+		attributesJSON(r.attrs, breakerPromoted, p.kept...),
 	})
 }
 
@@ -281,6 +263,9 @@ func appendSession(b *rowBatch, r logRecord) {
 	case mcpconv.EventSessionEnd:
 		endedAt = r.ts
 	}
+	p := b.promoter(sessionRecord)
+	requests := p.integer(r.attrs, mcpconv.SessionRequestCount, countRange)
+	errors := p.integer(r.attrs, mcpconv.SessionErrorCount, countRange)
 	b.add(sessionRecord, []any{
 		sessionID,
 		r.str(mcpconv.SessionTransport),
@@ -290,15 +275,15 @@ func appendSession(b *rowBatch, r logRecord) {
 		startedAt,
 		endedAt,
 		r.ts,
-		intOrNil(r.attrs, mcpconv.SessionRequestCount),
-		intOrNil(r.attrs, mcpconv.SessionErrorCount),
+		requests,
+		errors,
 		r.str(mcpconv.SessionCloseReason),
 		r.serviceName,
-		attributesJSON(r.attrs, sessionPromoted),
+		attributesJSON(r.attrs, sessionPromoted, p.kept...),
 	})
 }
 
-func logErrorRow(r logRecord) []any {
+func logErrorRow(r logRecord, p *promoter) []any {
 	errType := r.str(mcpconv.ErrorType)
 	if errType == nil {
 		errType = r.str(mcpconv.ExceptionType)
@@ -307,10 +292,7 @@ func logErrorRow(r logRecord) []any {
 	if message == nil {
 		message = r.body()
 	}
-	var severity any
-	if n := r.lr.SeverityNumber(); n != plog.SeverityNumberUnspecified {
-		severity = int16(n)
-	}
+	severity := p.severity(int32(r.lr.SeverityNumber()))
 	return []any{
 		r.ts,
 		r.eventID(),

@@ -1,8 +1,6 @@
 package mcppgexporter
 
 import (
-	"math"
-
 	"github.com/cespare/xxhash/v2"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
@@ -54,6 +52,16 @@ func appendMetrics(b *rowBatch, md pmetric.Metrics) {
 	}
 }
 
+// addPoint adds a metric_point row, or refuses it when a count does not
+// fit bigint: a count is never clamped.
+func addPoint(b *rowBatch, row []any) {
+	if reason := fitCounts(row); reason != "" {
+		b.reject(metricPoint, causeCountRange, reason, rowPayload(tables[metricPoint].columns, row))
+		return
+	}
+	b.add(metricPoint, row)
+}
+
 func appendMetric(b *rowBatch, m pmetric.Metric, res resourceColumns, scopeHash uint64) {
 	s := metricSeries{name: m.Name(), unit: m.Unit(), res: res, seriesSeed: scopeHash}
 	switch m.Type() {
@@ -61,7 +69,7 @@ func appendMetric(b *rowBatch, m pmetric.Metric, res resourceColumns, scopeHash 
 		s.kind = metricGauge
 		points := m.Gauge().DataPoints()
 		for i := 0; i < points.Len(); i++ {
-			b.add(metricPoint, numberRow(s, points.At(i)))
+			addPoint(b, numberRow(s, points.At(i)))
 		}
 	case pmetric.MetricTypeSum:
 		s.kind = metricSum
@@ -69,27 +77,27 @@ func appendMetric(b *rowBatch, m pmetric.Metric, res resourceColumns, scopeHash 
 		s.monotonic = m.Sum().IsMonotonic()
 		points := m.Sum().DataPoints()
 		for i := 0; i < points.Len(); i++ {
-			b.add(metricPoint, numberRow(s, points.At(i)))
+			addPoint(b, numberRow(s, points.At(i)))
 		}
 	case pmetric.MetricTypeHistogram:
 		s.kind = metricHistogram
 		s.temporality = temporalityText(m.Histogram().AggregationTemporality())
 		points := m.Histogram().DataPoints()
 		for i := 0; i < points.Len(); i++ {
-			b.add(metricPoint, histogramRow(s, points.At(i)))
+			addPoint(b, histogramRow(s, points.At(i)))
 		}
 	case pmetric.MetricTypeExponentialHistogram:
 		s.kind = metricExpHistogram
 		s.temporality = temporalityText(m.ExponentialHistogram().AggregationTemporality())
 		points := m.ExponentialHistogram().DataPoints()
 		for i := 0; i < points.Len(); i++ {
-			b.add(metricPoint, expHistogramRow(s, points.At(i)))
+			addPoint(b, expHistogramRow(s, points.At(i)))
 		}
 	case pmetric.MetricTypeSummary:
 		s.kind = metricSummary
 		points := m.Summary().DataPoints()
 		for i := 0; i < points.Len(); i++ {
-			b.add(metricPoint, summaryRow(s, points.At(i)))
+			addPoint(b, summaryRow(s, points.At(i)))
 		}
 	}
 }
@@ -156,8 +164,11 @@ func numberRow(s metricSeries, p pmetric.NumberDataPoint) []any {
 	return pointRow(s, p.Timestamp(), p.StartTimestamp(), p.Attributes(), v)
 }
 
+// The row builders leave counts as uint64 (and []uint64); addPoint
+// converts them to bigint once it knows they fit.
+
 func histogramRow(s metricSeries, p pmetric.HistogramDataPoint) []any {
-	v := pointValues{count: uint64ToInt64(p.Count())}
+	v := pointValues{count: p.Count()}
 	if p.HasSum() {
 		v.sum = p.Sum()
 	}
@@ -168,12 +179,12 @@ func histogramRow(s metricSeries, p pmetric.HistogramDataPoint) []any {
 		v.max = p.Max()
 	}
 	v.bounds = p.ExplicitBounds().AsRaw()
-	v.counts = uint64sToInt64s(p.BucketCounts().AsRaw())
+	v.counts = p.BucketCounts().AsRaw()
 	return pointRow(s, p.Timestamp(), p.StartTimestamp(), p.Attributes(), v)
 }
 
 func expHistogramRow(s metricSeries, p pmetric.ExponentialHistogramDataPoint) []any {
-	v := pointValues{count: uint64ToInt64(p.Count())}
+	v := pointValues{count: p.Count()}
 	if p.HasSum() {
 		v.sum = p.Sum()
 	}
@@ -184,16 +195,16 @@ func expHistogramRow(s metricSeries, p pmetric.ExponentialHistogramDataPoint) []
 		v.max = p.Max()
 	}
 	v.expScale = p.Scale()
-	v.expZero = uint64ToInt64(p.ZeroCount())
+	v.expZero = p.ZeroCount()
 	v.expPosOffset = p.Positive().Offset()
-	v.expPosCounts = uint64sToInt64s(p.Positive().BucketCounts().AsRaw())
+	v.expPosCounts = p.Positive().BucketCounts().AsRaw()
 	v.expNegOffset = p.Negative().Offset()
-	v.expNegCounts = uint64sToInt64s(p.Negative().BucketCounts().AsRaw())
+	v.expNegCounts = p.Negative().BucketCounts().AsRaw()
 	return pointRow(s, p.Timestamp(), p.StartTimestamp(), p.Attributes(), v)
 }
 
 func summaryRow(s metricSeries, p pmetric.SummaryDataPoint) []any {
-	v := pointValues{count: uint64ToInt64(p.Count()), sum: p.Sum()}
+	v := pointValues{count: p.Count(), sum: p.Sum()}
 	qs := p.QuantileValues()
 	quantiles := make([]float64, qs.Len())
 	values := make([]float64, qs.Len())
@@ -203,22 +214,6 @@ func summaryRow(s metricSeries, p pmetric.SummaryDataPoint) []any {
 	}
 	v.quantiles, v.quantileValues = quantiles, values
 	return pointRow(s, p.Timestamp(), p.StartTimestamp(), p.Attributes(), v)
-}
-
-// uint64ToInt64 saturates: bigint cannot hold counts above 2^63-1.
-func uint64ToInt64(n uint64) int64 {
-	if n > math.MaxInt64 {
-		return math.MaxInt64
-	}
-	return int64(n)
-}
-
-func uint64sToInt64s(ns []uint64) []int64 {
-	out := make([]int64, len(ns))
-	for i, n := range ns {
-		out[i] = uint64ToInt64(n)
-	}
-	return out
 }
 
 // seriesID identifies a time series: metric, resource, scope and point

@@ -4,7 +4,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"math"
 	"strconv"
 	"time"
 
@@ -126,6 +125,8 @@ type rowBatch struct {
 	rejected []rejection
 	// unmapped counts log records of no known kind (not errors): dropped.
 	unmapped int
+	// notPromoted counts the numbers kept out of their column (numbers.go).
+	notPromoted map[notPromoted]int64
 }
 
 // rejection is an item refused as bad data, bound for rejected_event.
@@ -203,28 +204,6 @@ func strOrNil(m pcommon.Map, key string) any {
 	return s
 }
 
-// intOrNil returns an integer attribute (a double is truncated, a string
-// holding an integer is parsed), else nil.
-func intOrNil(m pcommon.Map, key string) any {
-	v, ok := m.Get(key)
-	if !ok {
-		return nil
-	}
-	switch v.Type() {
-	case pcommon.ValueTypeInt:
-		return v.Int()
-	case pcommon.ValueTypeDouble:
-		if f := v.Double(); f >= math.MinInt64 && f <= math.MaxInt64 {
-			return int64(f)
-		}
-	case pcommon.ValueTypeStr:
-		if n, err := strconv.ParseInt(v.Str(), 10, 64); err == nil {
-			return n
-		}
-	}
-	return nil
-}
-
 func textOrNil(s string) any {
 	if s == "" {
 		return nil
@@ -297,6 +276,18 @@ func rowPayload(columns []string, row []any) string {
 			buf = strconv.AppendInt(buf, int64(v), 10)
 		case float64:
 			buf = appendJSONString(buf, strconv.FormatFloat(v, 'g', -1, 64))
+		case uint64:
+			buf = strconv.AppendUint(buf, v, 10)
+		case []uint64:
+			buf = appendJSONArray(buf, v, func(b []byte, n uint64) []byte { return strconv.AppendUint(b, n, 10) })
+		case []int64:
+			buf = appendJSONArray(buf, v, func(b []byte, n int64) []byte { return strconv.AppendInt(b, n, 10) })
+		case []float64:
+			buf = appendJSONArray(buf, v, func(b []byte, f float64) []byte {
+				return appendJSONString(b, strconv.FormatFloat(f, 'g', -1, 64))
+			})
+		case []string:
+			buf = appendJSONArray(buf, v, appendJSONString)
 		case bool:
 			buf = strconv.AppendBool(buf, v)
 		default:
@@ -304,4 +295,15 @@ func rowPayload(columns []string, row []any) string {
 		}
 	}
 	return string(append(buf, '}'))
+}
+
+func appendJSONArray[T any](buf []byte, xs []T, appendOne func([]byte, T) []byte) []byte {
+	buf = append(buf, '[')
+	for i, x := range xs {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = appendOne(buf, x)
+	}
+	return append(buf, ']')
 }

@@ -3,7 +3,6 @@ package mcppgexporter
 import (
 	"encoding/hex"
 	"encoding/json"
-	"math"
 	"strconv"
 
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -77,9 +76,9 @@ func appendTraces(b *rowBatch, td ptrace.Traces, payloads *payloadOptions) {
 				}
 				switch kind {
 				case mcpconv.KindRouting:
-					b.add(routingLog, routingRow(span, res))
+					b.add(routingLog, routingRow(span, res, b.promoter(routingLog)))
 				case mcpconv.KindToolCall:
-					b.add(toolCallRecord, toolCallRow(span, res))
+					b.add(toolCallRecord, toolCallRow(span, res, b.promoter(toolCallRecord)))
 					if payloads.enabled {
 						appendToolPayload(b, span, payloads)
 					}
@@ -97,9 +96,6 @@ func spanProblem(span ptrace.Span) string {
 		return "span start time is unset"
 	case span.EndTimestamp() < span.StartTimestamp():
 		return "span ends before it starts"
-	}
-	if n, ok := intOrNil(span.Attributes(), mcpconv.Attempt).(int64); ok && (n < math.MinInt32 || n > math.MaxInt32) {
-		return mcpconv.Attempt + ": " + strconv.FormatInt(n, 10) + " is out of range for integer"
 	}
 	return ""
 }
@@ -143,8 +139,9 @@ func durationMicros(span ptrace.Span) int64 {
 	return (int64(span.EndTimestamp()) - int64(span.StartTimestamp())) / 1000
 }
 
-func routingRow(span ptrace.Span, res resourceColumns) []any {
+func routingRow(span ptrace.Span, res resourceColumns, p *promoter) []any {
 	attrs := span.Attributes()
+	attempt := p.integer(attrs, mcpconv.Attempt, attemptRange)
 	return []any{
 		timestampOf(span.StartTimestamp()),
 		traceIDBytes(span.TraceID()),
@@ -159,7 +156,7 @@ func routingRow(span ptrace.Span, res resourceColumns) []any {
 		strOrNil(attrs, mcpconv.JSONRPCRequestID),
 		strOrNil(attrs, mcpconv.ServerKey),
 		strOrNil(attrs, mcpconv.Strategy),
-		intOrNil(attrs, mcpconv.Attempt),
+		attempt,
 		statusText(span.Status().Code()),
 		textOrNil(span.Status().Message()),
 		strOrNil(attrs, mcpconv.ErrorType),
@@ -170,12 +167,13 @@ func routingRow(span ptrace.Span, res resourceColumns) []any {
 		res.serviceName,
 		res.serviceInstance,
 		mcpconv.SpanAdjustedCount(span),
-		attributesJSON(attrs, routingPromoted),
+		attributesJSON(attrs, routingPromoted, p.kept...),
 	}
 }
 
-func toolCallRow(span ptrace.Span, res resourceColumns) []any {
+func toolCallRow(span ptrace.Span, res resourceColumns, p *promoter) []any {
 	attrs := span.Attributes()
+	attempt := p.integer(attrs, mcpconv.Attempt, attemptRange)
 	return []any{
 		timestampOf(span.StartTimestamp()),
 		traceIDBytes(span.TraceID()),
@@ -188,14 +186,14 @@ func toolCallRow(span ptrace.Span, res resourceColumns) []any {
 		strOrNil(attrs, mcpconv.JSONRPCRequestID),
 		strOrNil(attrs, mcpconv.ServerKey),
 		strOrNil(attrs, mcpconv.ServerAddress),
-		intOrNil(attrs, mcpconv.Attempt),
+		attempt,
 		statusText(span.Status().Code()),
 		textOrNil(span.Status().Message()),
 		strOrNil(attrs, mcpconv.ErrorType),
 		strOrNil(attrs, mcpconv.RPCResponseStatusCode),
 		res.serviceName,
 		mcpconv.SpanAdjustedCount(span),
-		attributesJSON(attrs, toolCallPromoted),
+		attributesJSON(attrs, toolCallPromoted, p.kept...),
 	}
 }
 

@@ -15,15 +15,16 @@ func Meter(settings component.TelemetrySettings) metric.Meter {
 // TelemetryBuilder holds the instruments of the metrics in metadata.yaml
 // (telemetry section), written by hand in the shape mdatagen generates.
 type TelemetryBuilder struct {
-	meter                        metric.Meter
-	ExporterMcppgRowsWritten     metric.Int64Counter
-	ExporterMcppgRowsDuplicate   metric.Int64Counter
-	ExporterMcppgRowsRejected    metric.Int64Counter
-	ExporterMcppgRecordsUnmapped metric.Int64Counter
-	ExporterMcppgBatchFallbacks  metric.Int64Counter
-	ExporterMcppgCommitFailures  metric.Int64Counter
-	ExporterMcppgCommitDuration  metric.Float64Histogram
-	ExporterMcppgPoolConnections metric.Int64ObservableGauge
+	meter                          metric.Meter
+	ExporterMcppgRowsWritten       metric.Int64Counter
+	ExporterMcppgRowsDuplicate     metric.Int64Counter
+	ExporterMcppgRowsRejected      metric.Int64Counter
+	ExporterMcppgRecordsUnmapped   metric.Int64Counter
+	ExporterMcppgValuesNotPromoted metric.Int64Counter
+	ExporterMcppgBatchFallbacks    metric.Int64Counter
+	ExporterMcppgCommitFailures    metric.Int64Counter
+	ExporterMcppgCommitDuration    metric.Float64Histogram
+	ExporterMcppgPoolConnections   metric.Int64ObservableGauge
 }
 
 // NewTelemetryBuilder creates every instrument.
@@ -45,6 +46,10 @@ func NewTelemetryBuilder(settings component.TelemetrySettings) (*TelemetryBuilde
 	b.ExporterMcppgRecordsUnmapped, err = b.meter.Int64Counter("otelcol_exporter_mcppg_records_unmapped",
 		metric.WithDescription("Log records of no known kind that are not errors (below ERROR severity, no exception.type), dropped."),
 		metric.WithUnit("{record}"))
+	errs = errors.Join(errs, err)
+	b.ExporterMcppgValuesNotPromoted, err = b.meter.Int64Counter("otelcol_exporter_mcppg_values_not_promoted",
+		metric.WithDescription("Numbers of the wrong type or range for their column (the column is NULL, an attribute stays in attributes), per table and attribute."),
+		metric.WithUnit("{value}"))
 	errs = errors.Join(errs, err)
 	b.ExporterMcppgBatchFallbacks, err = b.meter.Int64Counter("otelcol_exporter_mcppg_batch_fallbacks",
 		metric.WithDescription("Batches written again through a slower path: dedupe (a replay) or isolate (bad rows)."),
