@@ -2,6 +2,8 @@ package schema
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"os"
 	"sync"
 	"testing"
@@ -16,6 +18,13 @@ import (
 var testDB *pgtest.Database
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m, "mcp_schema_test", &testDB)) }
+
+// freshSchema names a schema no earlier run of the test used (-count=N).
+func freshSchema(prefix string) string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return prefix + "_" + hex.EncodeToString(b[:])
+}
 
 func testPool(t *testing.T) *pgxpool.Pool {
 	t.Helper()
@@ -46,17 +55,18 @@ func TestApplyFromEmptyThenAgain(t *testing.T) {
 		all = append(all, m.Version)
 	}
 
-	applied, err := Apply(ctx, pool, "apply_twice")
+	s := freshSchema("apply_twice")
+	applied, err := Apply(ctx, pool, s)
 	require.NoError(t, err)
 	require.Equal(t, all, applied)
 
-	applied, err = Apply(ctx, pool, "apply_twice")
+	applied, err = Apply(ctx, pool, s)
 	require.NoError(t, err)
 	require.Empty(t, applied, "a second apply changes nothing")
 
 	var tables []string
 	rows, err := pool.Query(ctx, `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-		WHERE n.nspname = 'apply_twice' AND c.relkind IN ('r', 'p') AND NOT c.relispartition ORDER BY 1`)
+		WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND NOT c.relispartition ORDER BY 1`, s)
 	require.NoError(t, err)
 	for rows.Next() {
 		var name string
@@ -73,8 +83,8 @@ func TestApplyFromEmptyThenAgain(t *testing.T) {
 	// Every partitioned table has its DEFAULT partition.
 	var missingDefault []string
 	rows, err = pool.Query(ctx, `SELECT p.relname FROM pg_class p JOIN pg_namespace n ON n.oid = p.relnamespace
-		WHERE n.nspname = 'apply_twice' AND p.relkind = 'p' AND NOT EXISTS (
-			SELECT 1 FROM pg_partitioned_table pt WHERE pt.partrelid = p.oid AND pt.partdefid <> 0)`)
+		WHERE n.nspname = $1 AND p.relkind = 'p' AND NOT EXISTS (
+			SELECT 1 FROM pg_partitioned_table pt WHERE pt.partrelid = p.oid AND pt.partdefid <> 0)`, s)
 	require.NoError(t, err)
 	for rows.Next() {
 		var name string
@@ -89,6 +99,7 @@ func TestConcurrentAppliersApplyOnce(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	pool := testPool(t)
+	s := freshSchema("concurrent")
 	const appliers = 4
 	results := make([][]int, appliers)
 	errs := make([]error, appliers)
@@ -97,7 +108,7 @@ func TestConcurrentAppliersApplyOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i], errs[i] = Apply(ctx, pool, "concurrent")
+			results[i], errs[i] = Apply(ctx, pool, s)
 		}()
 	}
 	wg.Wait()
@@ -111,7 +122,7 @@ func TestConcurrentAppliersApplyOnce(t *testing.T) {
 	require.Equal(t, len(ms), total, "each migration applied exactly once across appliers")
 
 	var recorded int
-	require.NoError(t, pool.QueryRow(ctx, "SELECT count(*) FROM concurrent.schema_migrations").Scan(&recorded))
+	require.NoError(t, pool.QueryRow(ctx, "SELECT count(*) FROM "+s+".schema_migrations").Scan(&recorded))
 	require.Equal(t, len(ms), recorded)
 }
 
@@ -119,11 +130,12 @@ func TestApplyRefusesChangedMigration(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	pool := testPool(t)
-	_, err := Apply(ctx, pool, "changed")
+	s := freshSchema("changed")
+	_, err := Apply(ctx, pool, s)
 	require.NoError(t, err)
-	_, err = pool.Exec(ctx, "UPDATE changed.schema_migrations SET checksum = 'edited' WHERE version = 1")
+	_, err = pool.Exec(ctx, "UPDATE "+s+".schema_migrations SET checksum = 'edited' WHERE version = 1")
 	require.NoError(t, err)
-	_, err = Apply(ctx, pool, "changed")
+	_, err = Apply(ctx, pool, s)
 	require.EqualError(t, err, "migration 0001_init.sql was applied with checksum edited but is now "+mustChecksum(t, 1)+": migrations must never change once released")
 }
 

@@ -257,7 +257,8 @@ func TestStartWithDatabaseDown(t *testing.T) {
 	defer proxy.Close()
 	dsn, err := proxy.DSNThrough(testDB.DSN)
 	require.NoError(t, err)
-	cfg := testConfig(dsn, "db_down")
+	s := freshSchema("db_down")
+	cfg := testConfig(dsn, s)
 	dir := t.TempDir()
 
 	storage := startFileStorage(t, dir)
@@ -266,7 +267,7 @@ func TestStartWithDatabaseDown(t *testing.T) {
 	for i := range batches {
 		require.NoError(t, exp.ConsumeTraces(ctx, routerTraces(i*perBatch, perBatch)), "accepted onto the disk queue")
 	}
-	assert.Equal(t, 0, countRows(ctx, t, pool, "db_down", "routing_log"))
+	assert.Equal(t, 0, countRows(ctx, t, pool, s, "routing_log"))
 
 	// A collector restart while the database is still down keeps the queue.
 	require.NoError(t, exp.Shutdown(ctx))
@@ -278,11 +279,11 @@ func TestStartWithDatabaseDown(t *testing.T) {
 
 	proxy.SetUp(true)
 	const total = batches * perBatch
-	waitForRows(t, pool, "db_down", map[string]int{
+	waitForRows(t, pool, s, map[string]int{
 		"routing_log": total, "tool_call_record": total, "error_log": failuresIn(0, total),
 	})
 	var distinct int
-	require.NoError(t, pool.QueryRow(ctx, "SELECT count(DISTINCT trace_id) FROM db_down.routing_log").Scan(&distinct))
+	require.NoError(t, pool.QueryRow(ctx, "SELECT count(DISTINCT trace_id) FROM "+s+".routing_log").Scan(&distinct))
 	assert.Equal(t, total, distinct)
 }
 
@@ -292,15 +293,16 @@ func TestStartWithDatabaseDown(t *testing.T) {
 func TestReplayInsertsNothingTwice(t *testing.T) {
 	ctx := context.Background()
 	pool := testPool(t)
-	e := startDirect(t, "replay")
+	s := freshSchema("replay")
+	e := startDirect(t, s)
 
 	require.NoError(t, e.pushTraces(ctx, routerTraces(0, 100)))
 	require.NoError(t, e.pushTraces(ctx, routerTraces(0, 100)))
 	want := map[string]int{"routing_log": 100, "tool_call_record": 100, "error_log": failuresIn(0, 100)}
-	waitForRows(t, pool, "replay", want)
+	waitForRows(t, pool, s, want)
 
 	require.NoError(t, e.pushTraces(ctx, routerTraces(50, 100)))
-	waitForRows(t, pool, "replay", map[string]int{"routing_log": 150, "tool_call_record": 150, "error_log": failuresIn(0, 150)})
+	waitForRows(t, pool, s, map[string]int{"routing_log": 150, "tool_call_record": 150, "error_log": failuresIn(0, 150)})
 }
 
 func TestTablesMatchSchema(t *testing.T) {

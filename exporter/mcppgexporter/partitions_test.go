@@ -39,7 +39,7 @@ func startPartitionManager(t *testing.T, schemaName string) extension.Extension 
 // dropped by an operator).
 func TestPartitionManagerOwnsTheSchema(t *testing.T) {
 	ctx := context.Background()
-	const s = "managed"
+	s := freshSchema("managed")
 	ext := startPartitionManager(t, s)
 	manager := ext.(partitionmgr.Manager)
 	cfg := testConfig(testDB.DSN, s)
@@ -58,15 +58,15 @@ func TestPartitionManagerOwnsTheSchema(t *testing.T) {
 	}
 
 	pool := testPool(t)
-	_, err = pool.Exec(ctx, "DROP TABLE managed.routing_log_default, managed.tool_call_record_default, managed.error_log_default")
+	_, err = pool.Exec(ctx, "DROP TABLE "+s+".routing_log_default, "+s+".tool_call_record_default, "+s+".error_log_default")
 	require.NoError(t, err)
 	// testStart (November 2026) lies outside the partitions made around today.
 	td := routerTraces(0, 50)
 	require.NoError(t, e.pushTraces(ctx, td))
 	assert.Equal(t, 50, countRows(ctx, t, pool, s, "routing_log"))
 	var partition string
-	require.NoError(t, pool.QueryRow(ctx, "SELECT DISTINCT tableoid::regclass::text FROM managed.routing_log").Scan(&partition))
-	assert.Equal(t, "managed.routing_log_p"+testStart.Format("20060102"), partition)
+	require.NoError(t, pool.QueryRow(ctx, "SELECT DISTINCT tableoid::regclass::text FROM "+s+".routing_log").Scan(&partition))
+	assert.Equal(t, s+".routing_log_p"+testStart.Format("20060102"), partition)
 }
 
 func TestPartitionManagerMisconfigured(t *testing.T) {

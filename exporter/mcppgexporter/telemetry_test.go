@@ -30,7 +30,7 @@ func TestTelemetryCountsWhatHappened(t *testing.T) {
 	ctx := context.Background()
 	tel := componenttest.NewTelemetry()
 	defer func() { require.NoError(t, tel.Shutdown(ctx)) }()
-	e := startDirectWith(t, "telemetry", tel.NewTelemetrySettings())
+	e := startDirectWith(t, freshSchema("telemetry"), tel.NewTelemetrySettings())
 
 	require.NoError(t, e.pushTraces(ctx, routerTraces(0, 20)))
 	replay := routerTraces(10, 20) // half of it was written above

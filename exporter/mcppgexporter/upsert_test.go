@@ -73,7 +73,8 @@ func readServer(t *testing.T, schemaName string) serverState {
 // and twice: the row ends as the newest events say, whatever the order.
 func TestServerRegistryNewestEventWins(t *testing.T) {
 	ctx := context.Background()
-	e := startDirect(t, "registry")
+	s := freshSchema("registry")
+	e := startDirect(t, s)
 	t0 := testStart
 	str := func(s string) *string { return &s }
 
@@ -85,7 +86,7 @@ func TestServerRegistryNewestEventWins(t *testing.T) {
 	require.NoError(t, e.pushLogs(ctx, ld))
 	require.NoError(t, e.pushLogs(ctx, ld), "a replay changes nothing")
 	assert.Equal(t, serverState{Name: str("Weather"), Registered: true, HealthStatus: str("unhealthy"),
-		RegisteredAt: &t0, UpdatedAt: t0.Add(2 * time.Second)}, readServer(t, "registry"))
+		RegisteredAt: &t0, UpdatedAt: t0.Add(2 * time.Second)}, readServer(t, s))
 
 	// Deregistered at t0+5s; a late health change from t0+1s changes nothing.
 	ld, records = newTestLogs()
@@ -94,7 +95,7 @@ func TestServerRegistryNewestEventWins(t *testing.T) {
 	require.NoError(t, e.pushLogs(ctx, ld))
 	dereg := t0.Add(5 * time.Second)
 	assert.Equal(t, serverState{Name: str("Weather"), Registered: false, HealthStatus: str("unhealthy"),
-		RegisteredAt: &t0, Deregistered: &dereg, UpdatedAt: dereg}, readServer(t, "registry"))
+		RegisteredAt: &t0, Deregistered: &dereg, UpdatedAt: dereg}, readServer(t, s))
 
 	// Registered again at t0+9s under a new name: the row comes back.
 	ld, records = newTestLogs()
@@ -103,7 +104,7 @@ func TestServerRegistryNewestEventWins(t *testing.T) {
 	require.NoError(t, e.pushLogs(ctx, ld))
 	rereg := t0.Add(9 * time.Second)
 	assert.Equal(t, serverState{Name: str("Weather v2"), Registered: true, HealthStatus: str("unhealthy"),
-		RegisteredAt: &rereg, Deregistered: &dereg, UpdatedAt: rereg}, readServer(t, "registry"))
+		RegisteredAt: &rereg, Deregistered: &dereg, UpdatedAt: rereg}, readServer(t, s))
 }
 
 func TestSessionMergesInAnyOrder(t *testing.T) {

@@ -51,7 +51,7 @@ func TestRetentionExpiresExactlyTheExpired(t *testing.T) {
 	now := day(24).Add(12 * time.Hour)
 	for _, how := range []Expiry{Drop, Detach, Archive} {
 		t.Run(string(how), func(t *testing.T) {
-			schemaName := "retention_" + string(how)
+			schemaName := freshSchema("retention_" + string(how))
 			m := newMaintainer(t, schemaName, tablePlan{interval: Daily, premake: 7, retention: 2 * 24 * time.Hour, expiry: how})
 			_, err := m.createAhead(ctx, day(20))
 			require.NoError(t, err)
@@ -144,7 +144,7 @@ func rowsPerPartition(t *testing.T, schemaName string) map[string]int {
 // columns, and leaves the expired one in DEFAULT, counted.
 func TestRowsWaitingInDefaultMoveIntoTheirPartition(t *testing.T) {
 	ctx := context.Background()
-	const s = "waiting"
+	s := freshSchema("waiting")
 	m := newMaintainer(t, s, tablePlan{interval: Daily, premake: 1, retention: 30 * 24 * time.Hour, expiry: Drop})
 	insertRouting(t, s, day(20).Add(time.Hour), 1)
 	insertRouting(t, s, day(20).Add(2*time.Hour), 2)
@@ -166,7 +166,7 @@ func TestRowsWaitingInDefaultMoveIntoTheirPartition(t *testing.T) {
 	assert.Equal(t, map[string]int64{"routing_log": 1}, waiting)
 
 	var failed int
-	require.NoError(t, testPool(t).QueryRow(ctx, `SELECT count(*) FROM waiting.routing_log_p20261120 WHERE failed`).Scan(&failed))
+	require.NoError(t, testPool(t).QueryRow(ctx, `SELECT count(*) FROM `+s+`.routing_log_p20261120 WHERE failed`).Scan(&failed))
 	assert.Equal(t, 2, failed, "the generated column is computed again in the new partition")
 
 	// A row for a day without partition, then asked for on demand.
@@ -185,8 +185,9 @@ func TestRowsWaitingInDefaultMoveIntoTheirPartition(t *testing.T) {
 // partition is created once and neither errors.
 func TestTwoManagersOnOneDatabase(t *testing.T) {
 	now := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
-	a := startManager(t, "shared", now, nil)
-	b := startManager(t, "shared", now, nil)
+	s := freshSchema("shared")
+	a := startManager(t, s, now, nil)
+	b := startManager(t, s, now, nil)
 	a.waitForRuns(t, 1)
 	b.waitForRuns(t, 1)
 	for _, tm := range []*testManager{a, b} {
@@ -194,7 +195,7 @@ func TestTwoManagersOnOneDatabase(t *testing.T) {
 			assert.NotContains(t, key, "failed")
 		}
 	}
-	assert.Len(t, partitionBounds(t, "shared", "routing_log", time.UTC), 8)
+	assert.Len(t, partitionBounds(t, s, "routing_log", time.UTC), 8)
 
 	var wg sync.WaitGroup
 	errs := make(chan error, 20)
@@ -211,9 +212,9 @@ func TestTwoManagersOnOneDatabase(t *testing.T) {
 	for err := range errs {
 		require.NoError(t, err)
 	}
-	assert.Len(t, partitionBounds(t, "shared", "routing_log", time.UTC), 11)
+	assert.Len(t, partitionBounds(t, s, "routing_log", time.UTC), 11)
 	var migrations int
-	require.NoError(t, testPool(t).QueryRow(context.Background(), "SELECT count(*) FROM shared.schema_migrations").Scan(&migrations))
+	require.NoError(t, testPool(t).QueryRow(context.Background(), "SELECT count(*) FROM "+s+".schema_migrations").Scan(&migrations))
 	ms, err := schema.Migrations()
 	require.NoError(t, err)
 	assert.Equal(t, len(ms), migrations, "the schema applied once")
