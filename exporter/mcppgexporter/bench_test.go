@@ -153,3 +153,24 @@ func BenchmarkMapTraces(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N*benchBatchSize)/b.Elapsed().Seconds(), "spans/s")
 }
+
+// BenchmarkScreen measures the check of every mapped row for what
+// PostgreSQL would refuse and for the event-time window (screen), which
+// runs on every batch before COPY; compare with BenchmarkMapTraces.
+func BenchmarkScreen(b *testing.B) {
+	var mapped rowBatch
+	appendTraces(&mapped, benchTraces(1), &payloadOptions{})
+	window := createDefaultConfig().(*Config).EventTime
+	now := time.Now()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		batch := rowBatch{rows: mapped.rows}
+		batch.rows[routingLog] = append([][]any(nil), mapped.rows[routingLog]...)
+		batch.screen(window, now)
+		if len(batch.rejected) > 0 {
+			b.Fatal(batch.rejected[0].reason)
+		}
+	}
+	b.ReportMetric(float64(b.N*benchBatchSize)/b.Elapsed().Seconds(), "rows/s")
+}

@@ -228,7 +228,13 @@ func appendSpanErrors(b *rowBatch, span ptrace.Span, res resourceColumns) {
 		if errType == nil {
 			errType = strOrNil(evAttrs, mcpconv.ExceptionType)
 		}
-		b.add(errorLog, spanErrorRow(span, res, timestampOf(ev.Timestamp()),
+		// An unset event time is the span's end, not 1970 (which the
+		// event-time window would refuse).
+		at := ev.Timestamp()
+		if at == 0 {
+			at = span.EndTimestamp()
+		}
+		b.add(errorLog, spanErrorRow(span, res, timestampOf(at),
 			spanEventID(span.TraceID(), span.SpanID(), i), sourceException, errType,
 			strOrNil(evAttrs, mcpconv.ExceptionMessage), strOrNil(evAttrs, mcpconv.ExceptionStacktrace),
 			attributesJSON(evAttrs, exceptionPromoted)))

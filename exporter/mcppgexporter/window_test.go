@@ -48,9 +48,13 @@ func TestImplausibleEventTimesAreRejected(t *testing.T) {
 		span.SetStartTimestamp(pcommon.NewTimestampFromTime(dates[i]))
 		span.SetEndTimestamp(pcommon.NewTimestampFromTime(dates[i].Add(time.Millisecond)))
 	})
-	// An exception dated 1970 on a span of now: its error row alone is refused.
-	ev := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(len(dates) - 1).Events().AppendEmpty()
+	// An exception dated 1970 on a span of now: its error row alone is
+	// refused. One without a time is dated by the span's end, and stored.
+	events := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(len(dates) - 1).Events()
+	ev := events.AppendEmpty()
 	ev.SetName(mcpconv.ExceptionEventName)
+	ev.SetTimestamp(1)
+	events.AppendEmpty().SetName(mcpconv.ExceptionEventName)
 	require.NoError(t, e.pushTraces(ctx, td))
 
 	ld, records := newTestLogs()
@@ -74,11 +78,15 @@ func TestImplausibleEventTimesAreRejected(t *testing.T) {
 	require.NoError(t, e.pushMetrics(ctx, md))
 
 	assert.Equal(t, map[string]int{
-		"routing_log": len(dates) - outside, "error_log": 0, "health_check_record": 1, "session_record": 1,
+		"routing_log": len(dates) - outside, "error_log": 1, "health_check_record": 1, "session_record": 1,
 		"metric_point": 1, "rejected_event": outside + 1 + 2 + 2 + 1,
 	}, tableCounts(t, s, "routing_log", "error_log", "health_check_record", "session_record", "metric_point", "rejected_event"))
 	assert.Equal(t, map[string]int64{causeEventTime: outside + 1 + 2 + 2 + 1},
 		sumsByAttr(t, tel, "otelcol_exporter_mcppg_rows_rejected", "cause"))
+
+	var errorAt time.Time
+	require.NoError(t, testPool(t).QueryRow(ctx, `SELECT ts FROM `+s+`.error_log`).Scan(&errorAt))
+	assert.Equal(t, now.Add(time.Millisecond), errorAt.UTC(), "the span's end time")
 
 	got := map[string]bool{}
 	for _, r := range rejectedReasons(t, s) {
@@ -89,7 +97,7 @@ func TestImplausibleEventTimesAreRejected(t *testing.T) {
 		"routing_log | ts: event time 2200-01-01T00:00:00Z is more than event_time::max_future (24h0m0s) in the future",
 		"routing_log | ts: event time 2262-04-11T23:47:16Z is more than event_time::max_future (24h0m0s) in the future",
 		"routing_log | ts: event time 1900-01-01T00:00:00Z is more than event_time::max_age (8760h0m0s) in the past",
-		"error_log | ts: event time 1970-01-01T00:00:00Z is more than event_time::max_age (8760h0m0s) in the past",
+		"error_log | ts: event time 1970-01-01T00:00:00.000000001Z is more than event_time::max_age (8760h0m0s) in the past",
 		"health_check_record | ts: event time 1970-01-01T00:00:00Z is more than event_time::max_age (8760h0m0s) in the past",
 		"session_record | last_seen_at: event time 2262-04-11T23:47:16Z is more than event_time::max_future (24h0m0s) in the future",
 		"metric_point | ts: event time 2200-01-01T00:00:00Z is more than event_time::max_future (24h0m0s) in the future",
