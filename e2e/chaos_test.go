@@ -175,8 +175,8 @@ func TestChaosCollectorKill(t *testing.T) {
 
 // TestLoadQuick is the quick variant of bench/e2e_load.sh: 10,000 routed
 // requests (about 26,000 events) at 2,000/s through the default pipeline,
-// every one stored exactly once, and the collector keeping up (the run takes
-// no longer than its rate allows, with a margin).
+// every one stored exactly once. Whether the collector keeps up is a
+// benchmark's question (bench/e2e_load.sh), not a wall-clock threshold here.
 func TestLoadQuick(t *testing.T) {
 	const schemaName = "e2e_load_quick"
 	c := startCollector(t, schemaName, keepEverySampledEvent...)
@@ -186,6 +186,5 @@ func TestLoadQuick(t *testing.T) {
 	sent := time.Since(start)
 	sim.reconcile(t, schemaName)
 	t.Logf("10,000 requests sent in %v, all stored %v after the start", sent.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
-	require.Less(t, sent, 15*time.Second, "the collector did not keep up with 2,000 requests/s")
 	c.stop(t)
 }
