@@ -106,7 +106,7 @@ func TestAlertRulesUseRealMetrics(t *testing.T) {
 	waitForCounts(t, "e2e_alerts", map[string]int{
 		"routing_log": 5, "tool_call_record": 5, "tool_call_payload": 0, "error_log": 2, "health_check_record": 0,
 		"mcp_server": 0, "session_record": 0, "lb_decision": 0, "circuit_breaker_event": 0, "metric_point": 0,
-		"rejected_event": 0, "schema_migrations": 2,
+		"rejected_event": 0, "schema_migrations": migrationCount(t),
 	})
 	_, err = plogotlp.NewGRPCClient(conn).Export(ctx, plogotlp.NewExportRequestFromLogs(routerEvents(t)))
 	require.NoError(t, err)

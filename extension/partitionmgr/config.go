@@ -132,9 +132,10 @@ func (cfg *Config) Validate() error {
 	} else if _, err := pgxpool.ParseConfig(string(cfg.DSN)); err != nil {
 		add("dsn: %w", err)
 	}
-	for field, name := range map[string]string{"schema": cfg.Schema, "archive_schema": cfg.ArchiveSchema} {
-		if !identPattern.MatchString(name) || len(name) > 63 {
-			add("%s: %q must be a lower-case SQL identifier of at most 63 characters ([a-z_][a-z0-9_]*)", field, name)
+	// In a fixed order, so that the joined error reads the same every time.
+	for _, f := range []struct{ field, name string }{{"schema", cfg.Schema}, {"archive_schema", cfg.ArchiveSchema}} {
+		if !identPattern.MatchString(f.name) || len(f.name) > 63 {
+			add("%s: %q must be a lower-case SQL identifier of at most 63 characters ([a-z_][a-z0-9_]*)", f.field, f.name)
 		}
 	}
 	if cfg.Schema == cfg.ArchiveSchema {
