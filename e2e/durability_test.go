@@ -5,10 +5,8 @@ import (
 	"context"
 	"crypto/rand"
 	byteorder "encoding/binary"
-	"errors"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,11 +18,11 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
-	"golang.org/x/sys/unix"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/mcp-bridge/otelcol-mcp/internal/pgtest"
+	"github.com/mcp-bridge/otelcol-mcp/internal/tmpfs"
 	"github.com/mcp-bridge/otelcol-mcp/mcpconv"
 )
 
@@ -102,21 +100,6 @@ func (r spanRun) waitStored(t *testing.T, schemaName string, want int, within ti
 	}
 }
 
-// smallFilesystem mounts a tmpfs of sizeMiB for one test (root only, as CI
-// runs; skipped elsewhere).
-func smallFilesystem(t *testing.T, sizeMiB int) string {
-	t.Helper()
-	dir := t.TempDir()
-	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size="+strconv.Itoa(sizeMiB)+"m"); err != nil {
-		if errors.Is(err, unix.EPERM) {
-			t.Skipf("mounting a %d MiB tmpfs needs root: %v", sizeMiB, err)
-		}
-		require.NoError(t, err)
-	}
-	t.Cleanup(func() { _ = unix.Unmount(dir, unix.MNT_DETACH) })
-	return dir
-}
-
 // TestChaosDiskFull is the quick variant of chaos/run.sh disk-full: the
 // queue's directory on a 48 MiB filesystem, the database down until the
 // queue has refused data for lack of disk, four senders retrying every
@@ -131,7 +114,7 @@ func TestChaosDiskFull(t *testing.T) {
 		perRequest = 200
 		pad        = 2048
 	)
-	dir := smallFilesystem(t, 48)
+	dir := tmpfs.Mount(t, 48)
 	u, err := url.Parse(testDB.DSN)
 	require.NoError(t, err)
 	proxy, err := pgtest.NewProxy(u.Host, true)

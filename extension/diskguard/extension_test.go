@@ -27,22 +27,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/mcp-bridge/otelcol-mcp/extension/diskguard/internal/metadata"
+	"github.com/mcp-bridge/otelcol-mcp/internal/tmpfs"
 )
-
-// smallFilesystem mounts a tmpfs of sizeMiB for one test: the disk that
-// fills. It needs root (CI runs as root); elsewhere the test is skipped.
-func smallFilesystem(t *testing.T, sizeMiB int) string {
-	t.Helper()
-	dir := t.TempDir()
-	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size="+strconv.Itoa(sizeMiB)+"m"); err != nil {
-		if errors.Is(err, unix.EPERM) {
-			t.Skipf("mounting a %d MiB tmpfs needs root: %v", sizeMiB, err)
-		}
-		require.NoError(t, err)
-	}
-	t.Cleanup(func() { _ = unix.Unmount(dir, 0) })
-	return dir
-}
 
 func guardConfig(dir string, minFreeMiB int64) *Config {
 	cfg := createDefaultConfig().(*Config)
@@ -214,7 +200,7 @@ func TestFullDiskKeepsEveryAcknowledgedRequest(t *testing.T) {
 	}{{"admission and storage", true}, {"storage alone", false}} {
 		t.Run(tc.name, func(t *testing.T) {
 			const sizeMiB, minFreeMiB = 24, 4
-			dir := smallFilesystem(t, sizeMiB)
+			dir := tmpfs.Mount(t, sizeMiB)
 			ext, host := startGuard(t, guardConfig(dir, minFreeMiB))
 			var admit Admitter
 			if tc.admit {
@@ -254,7 +240,7 @@ func TestFullDiskKeepsEveryAcknowledgedRequest(t *testing.T) {
 // reads the item in one batch; when the write fails (the disk is full), the
 // item is still returned instead of being dropped.
 func TestReadSurvivesAFailedBookkeepingWrite(t *testing.T) {
-	dir := smallFilesystem(t, 8)
+	dir := tmpfs.Mount(t, 8)
 	ext, _ := startGuard(t, guardConfig(dir, 1))
 	ctx := context.Background()
 	c, err := ext.(storage.Extension).GetClient(ctx, component.KindExporter, component.MustNewID("mcppg"), "traces")
