@@ -73,21 +73,23 @@ func BenchmarkDecodeJSONArrayMixed(b *testing.B) {
 	b.ReportMetric(float64(b.N)*float64(len(events))/b.Elapsed().Seconds(), "events/s")
 }
 
-// BenchmarkServeNDJSONRouting measures the whole handler: body read,
-// decode, hand-off to a pipeline that accepts everything, obsreport, answer.
+// BenchmarkServeNDJSONRouting measures the whole handler: admission, body
+// read, decode, hand-off to a pipeline that accepts everything, obsreport,
+// answer.
 func BenchmarkServeNDJSONRouting(b *testing.B) {
 	const events = 1000
 	body := routingNDJSON(events)
 	r, err := newEventsReceiver(createDefaultConfig().(*Config), receivertest.NewNopSettings(metadata.Type))
 	require.NoError(b, err)
 	r.nextTraces, r.nextLogs, r.nextMetrics = consumertest.NewNop(), consumertest.NewNop(), consumertest.NewNop()
+	h := r.admit(http.HandlerFunc(r.serveEvents))
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	for b.Loop() {
 		req := httptest.NewRequest(http.MethodPost, EventsPath, bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/x-ndjson")
 		rec := httptest.NewRecorder()
-		r.ServeHTTP(rec, req)
+		h.ServeHTTP(rec, req)
 		if rec.Code != http.StatusOK {
 			b.Fatalf("%d %s", rec.Code, rec.Body)
 		}

@@ -30,12 +30,17 @@ func createDefaultConfig() component.Config {
 	server := confighttp.NewDefaultServerConfig()
 	server.NetAddr.Endpoint = defaultEndpoint
 	server.MaxRequestBodySize = defaultMaxRequestBytes
+	server.ReadHeaderTimeout = defaultReadHeaderTimeout
+	server.ReadTimeout = defaultReadTimeout
+	server.WriteTimeout = defaultWriteTimeout
 	return &Config{
 		ServerConfig:        server,
 		MaxEventsPerRequest: defaultMaxEvents,
 		MaxFieldLength:      defaultMaxFieldLength,
 		MaxTextLength:       defaultMaxTextLength,
 		RetryAfter:          defaultRetryAfter,
+		MaxBytesInFlight:    defaultMaxBytesInFlight,
+		MaxRequestsInFlight: defaultMaxRequestsInFlight,
 	}
 }
 

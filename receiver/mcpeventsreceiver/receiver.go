@@ -42,6 +42,7 @@ const (
 	reasonMethodNotAllowed    = "method_not_allowed"
 	reasonUnauthorized        = "unauthorized"
 	reasonUnreadableBody      = "unreadable_body"
+	reasonReadTimeout         = "read_timeout"
 )
 
 // keepBodyBuffer is the largest body buffer returned to the pool, so that
@@ -70,6 +71,10 @@ type eventsReceiver struct {
 
 	bodies   sync.Pool
 	decoders sync.Pool
+
+	// inflight counts what admit let in (max_requests_in_flight,
+	// max_bytes_in_flight).
+	inflight inflight
 }
 
 func newEventsReceiver(cfg *Config, set receiver.Settings) (*eventsReceiver, error) {
@@ -87,6 +92,8 @@ func newEventsReceiver(cfg *Config, set receiver.Settings) (*eventsReceiver, err
 	}
 	r := &eventsReceiver{cfg: cfg, settings: set, obsrep: obsrep, telemetry: tb}
 	r.bodies.New = func() any { return new(bytes.Buffer) }
+	r.inflight.maxRequests = int64(cfg.MaxRequestsInFlight)
+	r.inflight.maxBytes = cfg.MaxBytesInFlight
 	return r, nil
 }
 
@@ -98,12 +105,13 @@ func (r *eventsReceiver) Start(ctx context.Context, host component.Host) error {
 
 func (r *eventsReceiver) start(ctx context.Context, host component.Host) error {
 	mux := http.NewServeMux()
-	mux.Handle(EventsPath, r)
+	mux.HandleFunc(EventsPath, r.serveEvents)
 	server, err := r.cfg.ServerConfig.ToServer(ctx, host.GetExtensions(), r.settings.TelemetrySettings, mux,
 		confighttp.WithErrorHandler(r.serverError))
 	if err != nil {
 		return err
 	}
+	server.Handler = r.admit(server.Handler)
 	ln, err := r.cfg.ServerConfig.ToListener(ctx)
 	if err != nil {
 		return err
@@ -156,7 +164,14 @@ type acceptedBody struct {
 // invalidEventsMessage is the error of a 400 answer listing problems.
 const invalidEventsMessage = "invalid events, nothing was accepted"
 
-func writeJSON(w http.ResponseWriter, status int, body any) {
+// writeJSON answers. The server's write deadline (write_timeout) runs from
+// the end of the request headers, so a slow upload or a slow pipeline would
+// use it up and the answer of a stored request would be lost: the answer
+// gets write_timeout from now instead.
+func (r *eventsReceiver) writeJSON(w http.ResponseWriter, status int, body any) {
+	if d := r.cfg.WriteTimeout; d > 0 {
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(d))
+	}
 	buf, err := json.Marshal(body)
 	if err != nil { // cannot happen with the bodies above
 		buf = []byte(`{"error":"internal error"}`)
@@ -171,7 +186,22 @@ func writeJSON(w http.ResponseWriter, status int, body any) {
 func (r *eventsReceiver) reject(ctx context.Context, w http.ResponseWriter, status int, reason string, body errorBody) {
 	r.telemetry.ReceiverMcpeventsRequestsRejected.Add(ctx, 1,
 		metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", reason))))
-	writeJSON(w, status, body)
+	r.writeJSON(w, status, body)
+}
+
+// retryAfter is retry_after in whole seconds, rounded up.
+func (r *eventsReceiver) retryAfter() string {
+	return strconv.Itoa(int(math.Ceil(r.cfg.RetryAfter.Seconds())))
+}
+
+// refuse answers 503 with Retry-After a request that the receiver has no
+// room for (max_requests_in_flight, max_bytes_in_flight).
+func (r *eventsReceiver) refuse(ctx context.Context, w http.ResponseWriter, reason, msg string) {
+	r.telemetry.ReceiverMcpeventsRequestsRefused.Add(ctx, 1,
+		metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", reason))))
+	w.Header().Set("Retry-After", r.retryAfter())
+	r.writeJSON(w, http.StatusServiceUnavailable, errorBody{Error: msg + "; nothing was accepted, retry after " +
+		r.retryAfter() + " s"})
 }
 
 // serverError answers for confighttp: a failed authentication, an
@@ -206,7 +236,8 @@ func formatOf(contentType string) (bodyFormat, bool) {
 	return 0, false
 }
 
-func (r *eventsReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+// serveEvents answers POST /v1/events, behind admit.
+func (r *eventsReceiver) serveEvents(w http.ResponseWriter, req *http.Request) {
 	ctx := req.Context()
 	if req.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
@@ -229,14 +260,26 @@ func (r *eventsReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			r.bodies.Put(buf)
 		}
 	}()
-	if _, err := buf.ReadFrom(req.Body); err != nil {
+	t, _ := ctx.Value(ticketKey{}).(*ticket)
+	if t == nil { // only admit lets a request in
+		r.writeJSON(w, http.StatusInternalServerError, errorBody{Error: "internal error: request not admitted"})
+		return
+	}
+	if err := t.readBody(buf, req.Body); err != nil {
 		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			r.reject(ctx, w, http.StatusRequestEntityTooLarge, reasonBodyTooLarge, errorBody{Error: "request body larger than max_request_body_size (" +
-				strconv.FormatInt(r.cfg.bodyLimit(), 10) + " bytes, counted after decompression)"})
-			return
+		switch {
+		case errors.Is(err, errOverCapacity):
+			r.refuse(ctx, w, reasonBytesInFlight, bytesInFlightMessage(r.inflight.maxBytes))
+		case errors.As(err, &tooLarge):
+			r.reject(ctx, w, http.StatusRequestEntityTooLarge, reasonBodyTooLarge, errorBody{Error: bodyTooLargeMessage(r.cfg.bodyLimit())})
+		case isTimeout(err):
+			// The connection cannot be read any more: close it after the answer.
+			w.Header().Set("Connection", "close")
+			r.reject(ctx, w, http.StatusRequestTimeout, reasonReadTimeout, errorBody{Error: "request body not received within read_timeout (" +
+				r.cfg.ReadTimeout.String() + "), nothing was accepted"})
+		default:
+			r.reject(ctx, w, http.StatusBadRequest, reasonUnreadableBody, errorBody{Error: "cannot read the request body: " + err.Error()})
 		}
-		r.reject(ctx, w, http.StatusBadRequest, reasonUnreadableBody, errorBody{Error: "cannot read the request body: " + err.Error()})
 		return
 	}
 
@@ -313,7 +356,7 @@ func (r *eventsReceiver) handOn(ctx context.Context, w http.ResponseWriter, b *b
 		accepted = append(accepted, signalNames[p.signal])
 	}
 	if refused == nil {
-		writeJSON(w, http.StatusOK, acceptedBody{Accepted: events})
+		r.writeJSON(w, http.StatusOK, acceptedBody{Accepted: events})
 		return
 	}
 	msg := "the " + signalNames[refusedSignal] + " pipeline refused the events"
@@ -321,11 +364,10 @@ func (r *eventsReceiver) handOn(ctx context.Context, w http.ResponseWriter, b *b
 		msg += " (the " + strings.Join(accepted, " and ") + " of this request were accepted)"
 	}
 	if consumererror.IsPermanent(refused) {
-		writeJSON(w, http.StatusBadRequest, errorBody{Error: msg + ", permanently: " + refused.Error()})
+		r.writeJSON(w, http.StatusBadRequest, errorBody{Error: msg + ", permanently: " + refused.Error()})
 		return
 	}
-	retryAfter := int(math.Ceil(r.cfg.RetryAfter.Seconds()))
-	w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
-	writeJSON(w, http.StatusServiceUnavailable, errorBody{Error: msg + "; retry after " + strconv.Itoa(retryAfter) +
+	w.Header().Set("Retry-After", r.retryAfter())
+	r.writeJSON(w, http.StatusServiceUnavailable, errorBody{Error: msg + "; retry after " + r.retryAfter() +
 		" s: " + refused.Error()})
 }

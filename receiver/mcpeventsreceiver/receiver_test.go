@@ -119,9 +119,13 @@ func post(t *testing.T, url, contentType string, body []byte, header ...string) 
 	return do(t, req)
 }
 
+// testClient gives up on an answer after waitFor, so that a receiver that
+// holds a request fails its test instead of hanging it.
+var testClient = &http.Client{Timeout: waitFor}
+
 func do(t *testing.T, req *http.Request) response {
 	t.Helper()
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testClient.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)

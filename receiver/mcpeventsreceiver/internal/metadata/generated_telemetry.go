@@ -18,6 +18,7 @@ type TelemetryBuilder struct {
 	meter                             metric.Meter
 	ReceiverMcpeventsRequestsRejected metric.Int64Counter
 	ReceiverMcpeventsEventsInvalid    metric.Int64Counter
+	ReceiverMcpeventsRequestsRefused  metric.Int64Counter
 }
 
 // NewTelemetryBuilder creates every instrument.
@@ -31,6 +32,10 @@ func NewTelemetryBuilder(settings component.TelemetrySettings) (*TelemetryBuilde
 	b.ReceiverMcpeventsEventsInvalid, err = b.meter.Int64Counter("otelcol_receiver_mcpevents_events_invalid",
 		metric.WithDescription("Events that failed validation (their whole request was refused with 400)."),
 		metric.WithUnit("{event}"))
+	errs = errors.Join(errs, err)
+	b.ReceiverMcpeventsRequestsRefused, err = b.meter.Int64Counter("otelcol_receiver_mcpevents_requests_refused",
+		metric.WithDescription("Requests answered 503 with Retry-After because the receiver was at capacity, before their body was decoded, by reason."),
+		metric.WithUnit("{request}"))
 	errs = errors.Join(errs, err)
 	return &b, errs
 }
