@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -472,4 +474,144 @@ func TestSlowButTimelyRequestIsStoredAndAnswered(t *testing.T) {
 			assert.Equal(t, events, logs.LogRecordCount())
 		})
 	}
+}
+
+// allocatedDuring is what the whole process allocated while f ran.
+func allocatedDuring(f func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
+// bomb is n copies of one compressed member (gzip) or frame (zstd) of 1 MiB
+// of spaces: a few kilobytes that expand to n MiB, both decoders reading
+// every member or frame.
+func bomb(t *testing.T, encoding string, n int) []byte {
+	spaces := bytes.Repeat([]byte(" "), 1<<20)
+	one := gzipped(t, spaces)
+	if encoding == "zstd" {
+		one = zstded(t, spaces)
+	}
+	return bytes.Repeat(one, n)
+}
+
+// TestDecompressionBombs: a small compressed body that expands far beyond
+// max_request_body_size is refused with 413 once the limit is read, without
+// decompressing the rest (confighttp limits the decompressed body too, and
+// bounds the zstd window); a zstd frame that declares a huge window is
+// refused before any memory is allocated for it.
+func TestDecompressionBombs(t *testing.T) {
+	cfg := testConfig()
+	cfg.MaxRequestBodySize = 1 << 20
+	cfg.MaxBytesInFlight = 1 << 20
+	s, next := newSinks()
+	url, tel := telemetryReceiver(t, cfg, next)
+	const expanded = 256 // MiB
+	tests := []struct {
+		encoding string
+		body     []byte
+		status   int
+		message  string
+	}{
+		{"gzip", bomb(t, "gzip", expanded), 413, `{"error":"request body larger than max_request_body_size (1048576 bytes, counted after decompression)"}`},
+		{"zstd", bomb(t, "zstd", expanded), 413, `{"error":"request body larger than max_request_body_size (1048576 bytes, counted after decompression)"}`},
+		// Magic number, a frame header with a window descriptor of 2^30
+		// bytes, then a raw block of one byte.
+		{"zstd", []byte{0x28, 0xb5, 0x2f, 0xfd, 0x00, 0xa0, 0x09, 0x00, 0x00, '['}, 400, `{"error":"cannot read the request body: window size exceeded"}`},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%s %d bytes", tt.encoding, len(tt.body)), func(t *testing.T) {
+			require.Less(t, len(tt.body), 512<<10)
+			var resp response
+			allocated := allocatedDuring(func() {
+				resp = post(t, url, "application/json", tt.body, "Content-Encoding", tt.encoding)
+			})
+			assert.Equal(t, response{status: tt.status, body: tt.message}, response{status: resp.status, body: strings.TrimSpace(resp.body)})
+			// The body buffer (1 MiB and its growth), the decoders' state
+			// (zstd: its window, 8 MiB), the client: far from the 256 MiB the
+			// bomb expands to.
+			assert.Less(t, allocated, uint64(48<<20), "allocated while answering")
+			t.Logf("allocated %.1f MiB", float64(allocated)/(1<<20))
+			requireIdle(t, cfg)
+		})
+	}
+	assert.Equal(t, [3]int{0, 0, 0}, s.counts())
+	assert.Equal(t, map[string]int64{reasonBodyTooLarge: 2, reasonUnreadableBody: 1}, byReason(t, tel, "otelcol_receiver_mcpevents_requests_rejected"))
+}
+
+// TestHugeValuesAndObjects: a 10 MiB value and events of 100,000 fields or
+// attributes are answered at once, refused with the reason, or stored when
+// the limits allow them.
+func TestHugeValuesAndObjects(t *testing.T) {
+	tenMiB := strings.Repeat("x", 10<<20)
+	var attrs, fields strings.Builder
+	for i := range 100_000 {
+		if i > 0 {
+			attrs.WriteByte(',')
+			fields.WriteByte(',')
+		}
+		fmt.Fprintf(&attrs, `"a%d":%d`, i, i)
+		fmt.Fprintf(&fields, `"f%d":%d`, i, i)
+	}
+	const head = `{"type":"error","id":"e1","time":"2025-06-18T12:00:00Z",`
+	detail := func(path, reason string) string {
+		return fmt.Sprintf(`{"index":0,"line":1,"path":%q,"reason":%q}`, path, reason)
+	}
+	tests := []struct {
+		name          string
+		maxTextLength int
+		body          string
+		status        int
+		message       string
+		stored        int
+	}{
+		{
+			name: "10 MiB message", body: head + `"message":"` + tenMiB + `"}`, status: 400,
+			message: `{"error":"invalid events, nothing was accepted","details":[` + detail("message", "longer than 65536 bytes (max_text_length)") + `]}`,
+		},
+		{
+			name: "10 MiB message within max_text_length", maxTextLength: 16 << 20, body: head + `"message":"` + tenMiB + `"}`,
+			status: 200, message: `{"accepted":1}`, stored: 1,
+		},
+		{
+			name: "10 MiB attribute value", body: head + `"message":"m","attributes":{"big":"` + tenMiB + `"}}`, status: 400,
+			message: `{"error":"invalid events, nothing was accepted","details":[` + detail("attributes.big", "longer than 65536 bytes (max_text_length)") + `]}`,
+		},
+		{
+			name: "100,000 attributes", body: head + `"message":"m","attributes":{` + attrs.String() + `}}`, status: 400,
+			message: `{"error":"invalid events, nothing was accepted","details":[` + detail("attributes", "more than 128 attributes") + `]}`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := testConfig()
+			if tt.maxTextLength > 0 {
+				cfg.MaxTextLength = tt.maxTextLength
+			}
+			s, next := newSinks()
+			url := startReceiver(t, cfg, next, receivertest.NewNopSettings(metadata.Type), componenttest.NewNopHost())
+			resp := post(t, url, "application/x-ndjson", []byte(tt.body))
+			assert.Equal(t, response{status: tt.status, body: tt.message}, response{status: resp.status, body: strings.TrimSpace(resp.body)})
+			assert.Equal(t, tt.stored, s.logs.LogRecordCount())
+			if tt.stored > 0 {
+				assert.Len(t, s.logs.AllLogs()[0].ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0).Body().Str(), 10<<20)
+			}
+		})
+	}
+
+	t.Run("100,000 unknown fields", func(t *testing.T) {
+		s, next := newSinks()
+		url := startDefault(t, next)
+		resp := post(t, url, "application/x-ndjson", []byte(head+`"message":"m",`+fields.String()+`}`))
+		assert.Equal(t, 400, resp.status)
+		var got errorBody
+		require.NoError(t, json.Unmarshal([]byte(resp.body), &got))
+		assert.Equal(t, invalidEventsMessage, got.Error)
+		require.Len(t, got.Details, maxDetails, "at most %d problems listed", maxDetails)
+		assert.Equal(t, problem{Index: 0, Line: 1, Path: "f0", Reason: "unknown field for event type error"}, got.Details[0])
+		assert.Positive(t, got.MoreDetails)
+		assert.Equal(t, [3]int{0, 0, 0}, s.counts())
+	})
 }
