@@ -1,7 +1,8 @@
 # otelcol-mcp: OpenTelemetry Collector distribution built with ocb.
 #
 #   make build     install the pinned ocb into ./bin if needed, build ./build/otelcol-mcp
-#   make validate  build, then validate otelcol-config.yaml with the binary
+#   make validate  build, then validate otelcol-config.yaml and
+#                  deploy/agent-config.yaml with the binary
 #   make test      start/reuse PostgreSQL (scripts/pg-up.sh), build, go test -race ./...
 #   make lint      gofmt -l (must print nothing) and go vet ./...
 #   make run       PostgreSQL + build, then run the collector in the foreground
@@ -62,9 +63,13 @@ build: ocb
 	"$(OCB)" --config $(BUILDER_CONFIG) $(OCB_FLAGS)
 	@test -x $(BINARY)
 
+AGENT_CONFIG ?= deploy/agent-config.yaml
+
 validate: build
 	./$(BINARY) validate --config $(COLLECTOR_CONFIG)
 	@echo "$(COLLECTOR_CONFIG): valid"
+	./$(BINARY) validate --config $(AGENT_CONFIG)
+	@echo "$(AGENT_CONFIG): valid"
 
 pg-up:
 	bash scripts/pg-up.sh

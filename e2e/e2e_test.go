@@ -103,9 +103,15 @@ func freePort(t *testing.T) string {
 // and waits for its health check.
 func startCollector(t *testing.T, schemaName string, env ...string) *collector {
 	t.Helper()
+	return startCollectorConfig(t, configPath, schemaName, env...)
+}
+
+// startCollectorConfig is startCollector with another configuration file.
+func startCollectorConfig(t *testing.T, config, schemaName string, env ...string) *collector {
+	t.Helper()
 	c := &collector{log: &lockedBuffer{}, grpcAddr: freePort(t)}
 	health := freePort(t)
-	c.cmd = exec.Command(binary, "--config", configPath)
+	c.cmd = exec.Command(binary, "--config", config)
 	c.cmd.Env = append(os.Environ(),
 		"MCP_PG_DSN="+testDB.DSN,
 		"MCP_PG_SCHEMA="+schemaName,
