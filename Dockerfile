@@ -31,6 +31,7 @@ RUN --mount=type=cache,target=/root/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
     make build && \
     ./build/otelcol-mcp validate --config otelcol-config.yaml && \
+    ./build/otelcol-mcp validate --config deploy/agent-config.yaml && \
     mkdir -p /out/var/lib/otelcol-mcp/queue
 
 # distroless nonroot runs as uid/gid 65532 and has no shell.
@@ -38,10 +39,14 @@ FROM gcr.io/distroless/base-debian12:nonroot
 
 COPY --from=build /src/build/otelcol-mcp /otelcol-mcp
 COPY --from=build /src/otelcol-config.yaml /etc/otelcol-mcp/config.yaml
+# The agent tier: --config /etc/otelcol-mcp/agent-config.yaml, with
+# MCP_AGENT_STORAGE_DIR=/var/lib/otelcol-mcp/queue and MCP_GATEWAY_ENDPOINT.
+COPY --from=build /src/deploy/agent-config.yaml /etc/otelcol-mcp/agent-config.yaml
 # Copying the parent makes "queue" a new directory owned by the nonroot user.
 COPY --from=build --chown=65532:65532 /out/var/lib/otelcol-mcp /var/lib/otelcol-mcp
 
 ENV MCP_STORAGE_DIR=/var/lib/otelcol-mcp/queue \
+    MCP_AGENT_STORAGE_DIR=/var/lib/otelcol-mcp/queue \
     MCP_OTLP_GRPC_ENDPOINT=0.0.0.0:4317 \
     MCP_OTLP_HTTP_ENDPOINT=0.0.0.0:4318 \
     MCP_HEALTH_ENDPOINT=0.0.0.0:13133 \
