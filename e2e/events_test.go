@@ -67,8 +67,22 @@ func startEventsCollector(t *testing.T, schemaName, overlay string, env ...strin
 }
 
 // postEvents posts a body to the receiver and returns the status and answer.
+// fixtureDay is the date the event fixtures (and the receiver README's
+// examples) are written with.
+const fixtureDay = "2025-06-18T"
+
+// dated moves the fixtures' events to today (UTC, same time of day): the
+// exporter refuses event times outside its plausible window (a year back,
+// a day ahead), and the fixtures were written in June 2025.
+func dated(s string) string {
+	return strings.ReplaceAll(s, fixtureDay, time.Now().UTC().Format("2006-01-02")+"T")
+}
+
 func postEvents(t *testing.T, url, contentType string, body []byte, header ...string) (int, string) {
 	t.Helper()
+	if !bytes.HasPrefix(body, []byte{0x1f, 0x8b}) { // gzip bodies are dated before compression
+		body = []byte(dated(string(body)))
+	}
 	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
 	require.NoError(t, err)
 	req.Header.Set("Content-Type", contentType)
@@ -174,8 +188,8 @@ func gzipEvents() []byte {
 	var events []string
 	for i := range 5 {
 		events = append(events,
-			fmt.Sprintf(`{"type":"routing","time":"2025-06-18T12:10:0%dZ","method":"tools/call","tool":"search","duration_ms":%d,"server_key":"search-1","service_name":"e2e-router"}`, i, 10+i),
-			fmt.Sprintf(`{"type":"health_check","id":"e2e-gz-h%d","time":"2025-06-18T12:10:0%dZ","server_key":"search-1","health_status":"healthy","service_name":"e2e-router"}`, i, i))
+			dated(fmt.Sprintf(`{"type":"routing","time":"2025-06-18T12:10:0%dZ","method":"tools/call","tool":"search","duration_ms":%d,"server_key":"search-1","service_name":"e2e-router"}`, i, 10+i)),
+			dated(fmt.Sprintf(`{"type":"health_check","id":"e2e-gz-h%d","time":"2025-06-18T12:10:0%dZ","server_key":"search-1","health_status":"healthy","service_name":"e2e-router"}`, i, i)))
 	}
 	return []byte("[" + strings.Join(events, ",\n") + "]")
 }
@@ -315,7 +329,7 @@ func readmeCurls(t *testing.T) []readmeCurl {
 // of localhost:4320, and returns what curl printed.
 func runCurl(t *testing.T, ex readmeCurl, addr string, env ...string) string {
 	t.Helper()
-	cmd := exec.Command("bash", "-euo", "pipefail", "-c", strings.ReplaceAll(ex.script, "localhost:4320", addr))
+	cmd := exec.Command("bash", "-euo", "pipefail", "-c", dated(strings.ReplaceAll(ex.script, "localhost:4320", addr)))
 	cmd.Env = append(os.Environ(), env...)
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "%s\n%s", ex.script, out)

@@ -34,7 +34,9 @@ type event struct {
 	attrs map[string]any
 }
 
-var t0 = time.Date(2025, 6, 18, 12, 0, 0, 0, time.UTC)
+// t0 is an hour ago, on the hour: inside the exporter's plausible window of
+// event times (a year back, a day ahead).
+var t0 = time.Now().UTC().Truncate(time.Hour).Add(-time.Hour)
 
 // writeThroughExporter stores the events with the mcppg exporter (its
 // factory, default config, no queue), which also applies the schema.
