@@ -43,15 +43,21 @@ gw_port() { echo $(($1 + 100 * ${2:-0})); } # BASE_PORT [G]
 gw_queue() { if ((${1:-0} == 0)); then echo "$queue_dir"; else echo "$queue_dir-$1"; fi; }
 gw_log() { if ((${1:-0} == 0)); then echo "$collector_log"; else echo "$dir/collector-$1.log"; fi; }
 # collector_launch G [extra args...] starts gateway G's collector, not waiting.
+# gw_grpc[G] and gw_config[G], when set, give gateway G another gRPC listen
+# address and configuration (chaos/run.sh two-tier: two gateways on one port
+# at two loopback addresses, and an agent).
+gw_grpc=()
+gw_config=()
 collector_launch() {
 	local g=$1
 	shift
+	local grpc=${gw_grpc[g]:-127.0.0.1:$(gw_port "$GRPC_PORT" "$g")} config=${gw_config[g]:-$CONFIG}
 	MCP_PG_DSN=$DSN MCP_PG_SCHEMA=$SCHEMA MCP_STORAGE_DIR=$(gw_queue "$g") \
-		MCP_OTLP_GRPC_ENDPOINT=127.0.0.1:$(gw_port "$GRPC_PORT" "$g") MCP_OTLP_HTTP_ENDPOINT=127.0.0.1:$(gw_port "$HTTP_PORT" "$g") \
+		MCP_OTLP_GRPC_ENDPOINT=$grpc MCP_OTLP_HTTP_ENDPOINT=127.0.0.1:$(gw_port "$HTTP_PORT" "$g") \
 		MCP_EVENTS_ENDPOINT=127.0.0.1:$(gw_port "$EVENTS_PORT" "$g") MCP_HEALTH_ENDPOINT=127.0.0.1:$(gw_port "$HEALTH_PORT" "$g") \
 		MCP_METRICS_HOST=127.0.0.1 MCP_METRICS_PORT=$(gw_port "$METRICS_PORT" "$g") \
 		MCP_SAMPLE_HEALTH_CHECK_PERCENT=100 MCP_SAMPLE_LB_DECISION_PERCENT=100 \
-		bash -c 'source scripts/runtime-env.sh && exec "$@"' collector "$COLLECTOR" --config "$CONFIG" "$@" >>"$(gw_log "$g")" 2>&1 &
+		bash -c 'source scripts/runtime-env.sh && exec "$@"' collector "$COLLECTOR" --config "$config" "$@" >>"$(gw_log "$g")" 2>&1 &
 	collector_pids[g]=$!
 	((g != 0)) || collector_pid=$!
 }

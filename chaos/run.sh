@@ -11,6 +11,12 @@
 #   partition-dropped  today's routing_log partition dropped under load (rows
 #                      go to DEFAULT), then the DEFAULT too (on-demand path)
 #   malformed          one span with a NUL in an attribute per 1,000 events
+#   two-tier           simulator -> agent (deploy/agent-config.yaml) -> two
+#                      gateways on one port at 127.0.0.1 and 127.0.0.2, found
+#                      through one DNS name (mcprouter-sim dns) -> PostgreSQL:
+#                      gateway 0 SIGKILLed and restarted at t=20 s, both
+#                      gateways stopped at t=40 s for CHAOS_OUTAGE s, the
+#                      agent SIGKILLed and restarted during that outage
 #   disk-full          the queue directory on a small filesystem (a tmpfs of
 #                      CHAOS_DISK_MIB, root only), PostgreSQL down until the
 #                      queue has refused data for lack of disk and 30 s more,
@@ -69,9 +75,10 @@ RESULTS=$ROOT/results.md
 COLLECTOR=$ROOT/otelcol-mcp
 SOURCE_BINARY=${CHAOS_COLLECTOR:-build/otelcol-mcp}
 CONFIG=$ROOT/otelcol-config.yaml
+AGENT_CONFIG=$ROOT/agent-config.yaml
 SIM=$ROOT/mcprouter-sim
 
-all=(db-outage collector-kill queue-full partition-dropped malformed gateways disk-full)
+all=(db-outage collector-kill queue-full partition-dropped malformed gateways two-tier disk-full)
 scenarios=("$@")
 ((${#scenarios[@]})) || scenarios=("${all[@]}")
 for s in "${scenarios[@]}"; do
@@ -82,8 +89,11 @@ for tool in psql pg_isready jq curl go gzip; do
 done
 [[ -x $SOURCE_BINARY ]] || die "$SOURCE_BINARY is missing: run make build"
 ports=("$GRPC_PORT" "$HTTP_PORT" "$EVENTS_PORT" "$HEALTH_PORT" "$METRICS_PORT")
-if [[ " ${scenarios[*]} " == *" gateways "* ]]; then
+if [[ " ${scenarios[*]} " == *" gateways "* || " ${scenarios[*]} " == *" two-tier "* ]]; then
 	for port in "${ports[@]:0:5}"; do ports+=("$(gw_port "$port" 1)"); done
+fi
+if [[ " ${scenarios[*]} " == *" two-tier "* ]]; then
+	for port in "${ports[@]:0:5}"; do ports+=("$(gw_port "$port" 2)"); done
 fi
 for port in "${ports[@]}"; do
 	if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then die "something already listens on 127.0.0.1:$port"; fi
@@ -94,6 +104,7 @@ cleanup() {
 	local pid
 	for pid in "${sim_pids[@]}"; do [[ -n $pid ]] && kill -TERM "$pid" 2>/dev/null; done
 	[[ -n ${malformed_pid:-} ]] && kill -TERM "$malformed_pid" 2>/dev/null
+	[[ -n ${dns_pid:-} ]] && kill -TERM "$dns_pid" 2>/dev/null
 	collectors_stop
 	local m
 	for m in "${mounted[@]}"; do umount -l "$m" 2>/dev/null || true; done
@@ -111,6 +122,7 @@ mkdir -p "$ROOT"
 # edit must not swap them mid-run.
 cp "$SOURCE_BINARY" "$COLLECTOR"
 cp otelcol-config.yaml "$CONFIG"
+cp deploy/agent-config.yaml "$AGENT_CONFIG"
 go build -o "$SIM" ./cmd/mcprouter-sim || die "go build ./cmd/mcprouter-sim failed"
 pg_up
 {
@@ -404,6 +416,71 @@ scenario_gateways() {
 	collectors_stop
 	result gateways $((SECONDS - t_begin)) "$(psql_db -c "SELECT count(*) FROM $SCHEMA.rejected_event")" \
 		"2 collectors started together on schema $SCHEMA, 2 simulators at the same time, $rate req/s each (${per[0]}; ${per[1]}); rows written by gateway 0/1: ${written[0]}/${written[1]}. Partition maintenance once: $partitions partitions in the schema = otelcol_partitionmgr_partitions_created ${created[0]} (gateway 0) + ${created[1]} (gateway 1); otelcol_partitionmgr_last_success{task=create} (set by a gateway that ran the create job under the leader lock) exported by gateway(s) ${leaders[*]:-none}; otelcol_partitionmgr_runs ok/skipped/failed: ${runs[0]}; ${runs[1]} ($skipped runs skipped while the other gateway held the leader lock); $failed failed runs, $failed_log 'partition maintenance failed' log lines; $moved rows moved out of DEFAULT${scenario_problem:+; FAIL: $scenario_problem}"
+}
+
+scenario_two_tier() {
+	begin two-tier
+	local agent=2 dns= deadline
+	"$SIM" dns -name gateways.chaos.test -addrs 127.0.0.1,127.0.0.2 >"$dir/dns.out" 2>"$dir/dns.log" &
+	dns_pid=$!
+	deadline=$((SECONDS + 10))
+	until dns=$(head -n 1 "$dir/dns.out" 2>/dev/null) && [[ -n $dns ]]; do
+		((SECONDS < deadline)) || die "mcprouter-sim dns did not start"
+		sleep 0.1
+	done
+	gw_grpc=("127.0.0.1:$GRPC_PORT" "127.0.0.2:$GRPC_PORT")
+	gw_config[agent]=$AGENT_CONFIG
+	collector_launch 0
+	collector_launch 1
+	collector_healthy 0
+	collector_healthy 1
+	agent_start() {
+		MCP_AGENT_STORAGE_DIR=$(gw_queue $agent) MCP_GATEWAY_ENDPOINT="dns://$dns/gateways.chaos.test:$GRPC_PORT" \
+			collector_launch $agent
+		collector_healthy $agent
+	}
+	agent_start
+	sim_start -endpoint "127.0.0.1:$(gw_port "$GRPC_PORT" $agent)"
+	at 20
+	say "SIGKILL gateway 0, restarted at once"
+	collector_kill 0
+	collector_launch 0
+	collector_healthy 0
+	at 40
+	say "both gateways stopped for $OUTAGE s (agent queue $(metric otelcol_exporter_queue_size $agent))"
+	collector_stop 0
+	collector_stop 1
+	local down=$SECONDS
+	sleep $((OUTAGE / 2))
+	local queued
+	queued=$(metric otelcol_exporter_queue_size $agent)
+	say "SIGKILL the agent during the outage (queue $queued requests), restarted on its queue"
+	collector_kill $agent
+	agent_start
+	sleep $((OUTAGE - (SECONDS - down)))
+	say "gateways back after $((SECONDS - down)) s"
+	collector_launch 0
+	collector_launch 1
+	collector_healthy 0
+	collector_healthy 1
+	finish_sim
+	reconcile
+	deadline=$((SECONDS + 120))
+	local left
+	until left=$(metric otelcol_exporter_queue_size $agent) && ((left == 0)) || ((SECONDS > deadline)); do sleep 1; done
+	((left == 0)) || scenario_problem="the agent's queue holds $left requests after the run"
+	local rows0 rows1
+	rows0=$(metric otelcol_exporter_mcppg_rows_written 0)
+	rows1=$(metric otelcol_exporter_mcppg_rows_written 1)
+	((rows0 > 0 && rows1 > 0)) || scenario_problem="${scenario_problem:+$scenario_problem; }a gateway wrote no rows after the outage ($rows0/$rows1)"
+	metrics_snapshot $agent >"$dir/metrics-agent-end.txt"
+	collectors_stop
+	kill -TERM "$dns_pid" 2>/dev/null
+	dns_pid=
+	gw_grpc=()
+	gw_config=()
+	result two-tier $((SECONDS - t_begin)) "$(psql_db -c "SELECT count(*) FROM $SCHEMA.rejected_event")" \
+		"agent -> 2 gateways by DNS round robin; gateway 0 SIGKILLed at t=20 s; both gateways stopped at t=40 s for ${OUTAGE} s; the agent SIGKILLed mid-outage with $queued requests queued; rows written by gateway 0/1 after the outage: $rows0/$rows1; agent queue $left at the end${scenario_problem:+; FAIL: $scenario_problem}"
 }
 
 scenario_disk_full() {

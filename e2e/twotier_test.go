@@ -4,56 +4,22 @@ import (
 	"net"
 	"net/netip"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"golang.org/x/net/dns/dnsmessage"
+
+	"github.com/mcp-bridge/otelcol-mcp/internal/gatewaydns"
 )
 
-// gatewayDNS answers A queries for one name with several loopback addresses,
-// as a DNS name for a set of gateways does; every other question gets
-// NXDOMAIN. It serves until the test ends.
+// gatewayDNS serves one name with several addresses until the test ends.
 func gatewayDNS(t *testing.T, name string, addrs ...netip.Addr) string {
 	t.Helper()
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = pc.Close() })
-	fqdn := dnsmessage.MustNewName(name + ".")
-	go func() {
-		buf := make([]byte, 1500)
-		for {
-			n, from, err := pc.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			var q dnsmessage.Message
-			if q.Unpack(buf[:n]) != nil || len(q.Questions) != 1 {
-				continue
-			}
-			answer := dnsmessage.Message{
-				Header:    dnsmessage.Header{ID: q.ID, Response: true, Authoritative: true},
-				Questions: q.Questions,
-			}
-			switch question := q.Questions[0]; {
-			case !strings.EqualFold(question.Name.String(), fqdn.String()):
-				answer.RCode = dnsmessage.RCodeNameError
-			case question.Type == dnsmessage.TypeA:
-				for _, a := range addrs {
-					answer.Answers = append(answer.Answers, dnsmessage.Resource{
-						Header: dnsmessage.ResourceHeader{Name: fqdn, Type: dnsmessage.TypeA, Class: dnsmessage.ClassINET, TTL: 1},
-						Body:   &dnsmessage.AResource{A: a.As4()},
-					})
-				}
-			}
-			out, err := answer.Pack()
-			if err == nil {
-				_, _ = pc.WriteTo(out, from)
-			}
-		}
-	}()
+	go func() { _ = gatewaydns.Serve(pc, name, addrs) }()
 	return pc.LocalAddr().String()
 }
 

@@ -53,8 +53,10 @@ func main() {
 		code = reconcileCommand(ctx, args, os.Stdout, os.Stderr)
 	case "replay":
 		code = replayCommand(ctx, args, os.Stdout, os.Stderr)
+	case "dns":
+		code = dnsCommand(ctx, args, os.Stdout, os.Stderr)
 	default:
-		fmt.Fprintf(os.Stderr, "mcprouter-sim: unknown command %q: use run, reconcile or replay\n", cmd)
+		fmt.Fprintf(os.Stderr, "mcprouter-sim: unknown command %q: use run, reconcile, replay or dns\n", cmd)
 		code = 2
 	}
 	stop()
