@@ -101,6 +101,7 @@ bench: pg-up build
 	bash bench/queries.sh
 	bash bench/e2e_load.sh
 	SIM_MODE=replay SAMPLING=default RATES="40000 50000 60000" STEP=30 PROFILE=0 bash bench/e2e_load.sh
+	bash bench/agent_cost.sh
 
 # Fault scenarios (chaos/run.sh): >= 1,000,000 events each, reconciled by
 # anti-join, against a private PostgreSQL on 55432; see docs/reliability.md.
