@@ -44,7 +44,10 @@ func newGuardedClient(ctx context.Context, inner storage.Client, g *diskGuard, p
 }
 
 // reusableBytes estimates the free pages inside the client's file from
-// below; 0 when the file cannot be read.
+// below; 0 when the file cannot be read. Twice the live bytes: bbolt keeps
+// a leaf page at least half full, and freed pages are scattered, so a large
+// value may not find a run of free pages long enough while the total would
+// do (measured: one page per value is not enough of a margin).
 func (c *guardedClient) reusableBytes() int64 {
 	allocated, err := allocatedBytes(c.path)
 	if err != nil {

@@ -222,7 +222,10 @@ func TestFullDiskKeepsEveryAcknowledgedRequest(t *testing.T) {
 			// a second outage as long as the first.
 			r.dbDown.Store(true)
 			after := r.fill("after-", 20)
-			require.Greater(t, len(after), len(acked)/2, "the drained queue did not take new data again")
+			// Without counting the drained file's free pages the guard would
+			// take next to nothing until a compaction; it counts them from
+			// below (twice the live bytes), so at least a quarter.
+			require.Greater(t, len(after), len(acked)/4, "the drained queue did not take new data again")
 			r.dbDown.Store(false)
 			r.waitStored(after)
 
