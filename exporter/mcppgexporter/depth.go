@@ -75,19 +75,16 @@ func checkAttributes(m pcommon.Map, what func() string) error {
 
 func named(s string) func() string { return func() string { return s } }
 
-func checkResourceScope(res pcommon.Resource, scope pcommon.InstrumentationScope) error {
-	if err := checkAttributes(res.Attributes(), named("resource")); err != nil {
-		return err
-	}
-	return checkAttributes(scope.Attributes(), named("scope"))
-}
-
 func checkTracesDepth(td ptrace.Traces) error {
 	for i := 0; i < td.ResourceSpans().Len(); i++ {
 		rs := td.ResourceSpans().At(i)
+		// Once per resource, also when it has no scope: the queue stores it.
+		if err := checkAttributes(rs.Resource().Attributes(), named("resource")); err != nil {
+			return err
+		}
 		for j := 0; j < rs.ScopeSpans().Len(); j++ {
 			ss := rs.ScopeSpans().At(j)
-			if err := checkResourceScope(rs.Resource(), ss.Scope()); err != nil {
+			if err := checkAttributes(ss.Scope().Attributes(), named("scope")); err != nil {
 				return err
 			}
 			for k := 0; k < ss.Spans().Len(); k++ {
@@ -115,9 +112,12 @@ func checkTracesDepth(td ptrace.Traces) error {
 func checkLogsDepth(ld plog.Logs) error {
 	for i := 0; i < ld.ResourceLogs().Len(); i++ {
 		rl := ld.ResourceLogs().At(i)
+		if err := checkAttributes(rl.Resource().Attributes(), named("resource")); err != nil {
+			return err
+		}
 		for j := 0; j < rl.ScopeLogs().Len(); j++ {
 			sl := rl.ScopeLogs().At(j)
-			if err := checkResourceScope(rl.Resource(), sl.Scope()); err != nil {
+			if err := checkAttributes(sl.Scope().Attributes(), named("scope")); err != nil {
 				return err
 			}
 			for k := 0; k < sl.LogRecords().Len(); k++ {
@@ -138,9 +138,12 @@ func checkLogsDepth(ld plog.Logs) error {
 func checkMetricsDepth(md pmetric.Metrics) error {
 	for i := 0; i < md.ResourceMetrics().Len(); i++ {
 		rm := md.ResourceMetrics().At(i)
+		if err := checkAttributes(rm.Resource().Attributes(), named("resource")); err != nil {
+			return err
+		}
 		for j := 0; j < rm.ScopeMetrics().Len(); j++ {
 			sm := rm.ScopeMetrics().At(j)
-			if err := checkResourceScope(rm.Resource(), sm.Scope()); err != nil {
+			if err := checkAttributes(sm.Scope().Attributes(), named("scope")); err != nil {
 				return err
 			}
 			for k := 0; k < sm.Metrics().Len(); k++ {
@@ -154,6 +157,9 @@ func checkMetricsDepth(md pmetric.Metrics) error {
 }
 
 func checkMetricDepth(m pmetric.Metric) error {
+	if err := checkAttributes(m.Metadata(), func() string { return fmt.Sprintf("metric %q metadata", m.Name()) }); err != nil {
+		return err
+	}
 	what := func() string { return fmt.Sprintf("metric %q point", m.Name()) }
 	point := func(attrs pcommon.Map, exemplars pmetric.ExemplarSlice) error {
 		if err := checkAttributes(attrs, what); err != nil {

@@ -63,6 +63,29 @@ func TestDepthCheckMatchesTheQueuesRoundTrip(t *testing.T) {
 	}
 }
 
+// TestDeepValuesOutsideItemsAreChecked: a resource without scopes and a
+// metric's metadata are stored by the queue too.
+func TestDeepValuesOutsideItemsAreChecked(t *testing.T) {
+	td := ptrace.NewTraces()
+	nest(td.ResourceSpans().AppendEmpty().Resource().Attributes().PutEmpty("deep"), 40, false)
+	td.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty().Spans().AppendEmpty().SetName("tools/call")
+	assert.EqualError(t, checkTracesDepth(td), `resource attribute "deep" is nested deeper than OTLP protobuf allows (100 levels of attributes, values, maps and arrays); the request is refused before it is queued`)
+
+	ld := plog.NewLogs()
+	nest(ld.ResourceLogs().AppendEmpty().Resource().Attributes().PutEmpty("deep"), 40, false)
+	assert.Error(t, checkLogsDepth(ld))
+
+	md := pmetric.NewMetrics()
+	m := md.ResourceMetrics().AppendEmpty().ScopeMetrics().AppendEmpty().Metrics().AppendEmpty()
+	m.SetName("mcp.router.pool.connections")
+	nest(m.Metadata().PutEmpty("deep"), 40, false)
+	buf, err := (&pmetric.ProtoMarshaler{}).MarshalMetrics(md)
+	require.NoError(t, err)
+	_, err = (&pmetric.ProtoUnmarshaler{}).UnmarshalMetrics(buf)
+	require.Error(t, err, "metadata this deep does not survive the queue")
+	assert.EqualError(t, checkMetricsDepth(md), `metric "mcp.router.pool.connections" metadata attribute "deep" is nested deeper than OTLP protobuf allows (100 levels of attributes, values, maps and arrays); the request is refused before it is queued`)
+}
+
 func TestDeepValueIsRefusedWithItsName(t *testing.T) {
 	td := ptrace.NewTraces()
 	span := td.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty().Spans().AppendEmpty()

@@ -198,7 +198,7 @@ func (iso *isolation) stageRow(ord int, row []any) []any {
 				out[i+1] = v
 			}
 		case textArrayColumn:
-			if ss, ok := v.([]string); ok {
+			if ss, ok := v.([]string); ok && ss != nil { // nil stays NULL, as on the fast path
 				bs := make([][]byte, len(ss))
 				for j, s := range ss {
 					bs[j] = []byte(s)
@@ -306,7 +306,7 @@ func (w *pgWriter) isolateChunk(ctx context.Context, tx pgx.Tx, id tableID, iso 
 	for ord, i := range chunk {
 		staged[ord] = iso.stageRow(ord, rows[i])
 	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{iso.stage}, iso.columns, pgx.CopyFromRows(staged)); err != nil {
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"pg_temp", iso.stage}, iso.columns, pgx.CopyFromRows(staged)); err != nil {
 		return fmt.Errorf("copy into isolation table for %s: %w", t.name, err)
 	}
 	if iso.mergeSQL != "" {

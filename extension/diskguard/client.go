@@ -24,6 +24,12 @@ type guardedClient struct {
 	mu    sync.Mutex
 	sizes map[string]int64
 	live  int64
+	// requeue is what the queue may write back unchecked at start: before
+	// its first read the upstream queue deletes the items a crash left
+	// dispatched and writes them again under new keys
+	// (enqueueNotDispatchedReqs); refusing those writes would lose them.
+	requeue int64
+	reading bool // the queue has read an item: its start-up is over
 }
 
 func newGuardedClient(ctx context.Context, inner storage.Client, g *diskGuard, path string) (*guardedClient, error) {
@@ -76,7 +82,7 @@ func (c *guardedClient) Close(ctx context.Context) error {
 }
 
 func (c *guardedClient) Batch(ctx context.Context, ops ...*storage.Operation) error {
-	if n := itemBytes(ops); n > 0 {
+	if n := itemBytes(ops); n > 0 && !c.requeueing(n) {
 		if err := c.guard.admitItem(ctx, n); err != nil {
 			return err
 		}
@@ -102,20 +108,42 @@ func (c *guardedClient) Batch(ctx context.Context, ops ...*storage.Operation) er
 		}
 		op.Value = v
 	}
+	c.mu.Lock()
+	c.reading, c.requeue = true, 0
+	c.mu.Unlock()
 	c.guard.bookkeepingFailed(ctx, err)
 	return nil
+}
+
+// requeueing tells whether an item write of n bytes puts back, at start,
+// items the queue has just deleted, and takes them from that credit.
+func (c *guardedClient) requeueing(n int64) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	// An item comes back re-encoded: allow it a page more than it took.
+	if c.reading || c.requeue == 0 || n > c.requeue+4096 {
+		return false
+	}
+	c.requeue = max(0, c.requeue-n)
+	return true
 }
 
 // account keeps the stored sizes in step with a committed batch.
 func (c *guardedClient) account(ops []*storage.Operation) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if isRead(ops) {
+		c.reading, c.requeue = true, 0
+	}
 	for _, op := range ops {
 		switch op.Type {
 		case storage.Set:
 			c.live += int64(len(op.Value)) - c.sizes[op.Key]
 			c.sizes[op.Key] = int64(len(op.Value))
 		case storage.Delete:
+			if !c.reading && isItemKey(op.Key) {
+				c.requeue += c.sizes[op.Key]
+			}
 			c.live -= c.sizes[op.Key]
 			delete(c.sizes, op.Key)
 		}

@@ -271,3 +271,45 @@ func TestReadSurvivesAFailedBookkeepingWrite(t *testing.T) {
 	// A new item is refused, with the reason.
 	require.ErrorIs(t, c.Set(ctx, "8", []byte("item eight")), ErrBelowReserve)
 }
+
+// TestRestartPutsBackDispatchedItemsOnAFullDisk: at start the upstream queue
+// deletes the items a crash left dispatched and writes them again under new
+// keys; on a disk below the reserve those writes must not be refused (the
+// items would be lost), while new data still is.
+func TestRestartPutsBackDispatchedItemsOnAFullDisk(t *testing.T) {
+	dir := tmpfs.Mount(t, 16)
+	cfg := guardConfig(dir, 4)
+	ctx := context.Background()
+	id := component.MustNewID("mcppg")
+	item := make([]byte, 512<<10)
+	for i := range item {
+		item[i] = byte(i)
+	}
+
+	ext, _ := startGuard(t, cfg)
+	c, err := ext.(storage.Extension).GetClient(ctx, component.KindExporter, id, "traces")
+	require.NoError(t, err)
+	require.NoError(t, c.Batch(ctx, storage.SetOperation("qmv0", []byte("meta")), storage.SetOperation("0", item)))
+	require.NoError(t, c.Batch(ctx, storage.SetOperation("qmv0", []byte("meta")), storage.SetOperation("1", item)))
+	require.NoError(t, c.Close(ctx))
+
+	// Something else fills the filesystem to below half the reserve.
+	free, _, err := filesystemSpace(dir)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "filler"), make([]byte, free-(1<<20)), 0o600))
+
+	// The restarted queue's start-up: delete the dispatched items, write them back.
+	c, err = ext.(storage.Extension).GetClient(ctx, component.KindExporter, id, "traces")
+	require.NoError(t, err)
+	defer func() { require.NoError(t, c.Close(ctx)) }()
+	require.NoError(t, c.Batch(ctx, storage.DeleteOperation("0"), storage.DeleteOperation("1")))
+	require.NoError(t, c.Batch(ctx, storage.SetOperation("qmv0", []byte("meta")), storage.SetOperation("2", item)), "a dispatched item was refused on its way back")
+	require.NoError(t, c.Batch(ctx, storage.SetOperation("qmv0", []byte("meta")), storage.SetOperation("3", item)), "a dispatched item was refused on its way back")
+
+	// New data is refused, before and after the first read.
+	require.ErrorIs(t, c.Batch(ctx, storage.SetOperation("qmv0", []byte("meta")), storage.SetOperation("4", item)), ErrBelowReserve)
+	get := storage.GetOperation("2")
+	require.NoError(t, c.Batch(ctx, storage.SetOperation("qmv0", []byte("meta")), get))
+	assert.Equal(t, item, get.Value)
+	require.ErrorIs(t, c.Batch(ctx, storage.SetOperation("qmv0", []byte("meta")), storage.SetOperation("4", item)), ErrBelowReserve)
+}
