@@ -3,7 +3,7 @@
 # otelcol-mcp container image.
 #
 #   docker build -t otelcol-mcp .
-#   docker run --rm -p 4317:4317 -p 4318:4318 -p 13133:13133 -p 8888:8888 \
+#   docker run --rm -p 4317:4317 -p 4318:4318 -p 4320:4320 -p 13133:13133 -p 8888:8888 \
 #     -e MCP_PG_DSN='postgres://user:pass@db:5432/mcp_bridge?sslmode=disable' otelcol-mcp
 #
 # The build stage runs the same `make build` as a developer machine: it installs
@@ -49,6 +49,7 @@ ENV MCP_STORAGE_DIR=/var/lib/otelcol-mcp/queue \
     MCP_AGENT_STORAGE_DIR=/var/lib/otelcol-mcp/queue \
     MCP_OTLP_GRPC_ENDPOINT=0.0.0.0:4317 \
     MCP_OTLP_HTTP_ENDPOINT=0.0.0.0:4318 \
+    MCP_EVENTS_ENDPOINT=0.0.0.0:4320 \
     MCP_HEALTH_ENDPOINT=0.0.0.0:13133 \
     MCP_METRICS_HOST=0.0.0.0 \
     MCP_METRICS_PORT=8888
@@ -66,7 +67,7 @@ ENV GOGC=400 GOMEMLIMIT=300MiB
 VOLUME ["/var/lib/otelcol-mcp/queue"]
 
 USER 65532:65532
-EXPOSE 4317 4318 13133 8888
+EXPOSE 4317 4318 4320 13133 8888
 
 ENTRYPOINT ["/otelcol-mcp"]
 CMD ["--config", "/etc/otelcol-mcp/config.yaml"]

@@ -38,7 +38,7 @@ type reconcileOptions struct {
 	poll         time.Duration
 }
 
-// Defaults of the mcpsampler processor (DESIGN.md): every failure, 10 % of
+// Defaults of the mcpsampler processor (docs/design.md): every failure, 10 % of
 // the healthy health checks, 1 % of the LB decisions.
 const defaultSampledRates = "health_check=10,lb_decision=1"
 

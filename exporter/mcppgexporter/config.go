@@ -15,7 +15,7 @@ import (
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 )
 
-// maxPoolConns is the ceiling on connections one exporter opens (DESIGN.md:
+// maxPoolConns is the ceiling on connections one exporter opens (docs/design.md:
 // pool connections < 50).
 const maxPoolConns = 50
 
