@@ -83,13 +83,14 @@ func (e *pgExporter) start(ctx context.Context, host component.Host) error {
 func (e *pgExporter) shutdown(context.Context) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.started == 0 {
-		return nil
+	if e.started > 0 {
+		e.started--
 	}
-	e.started--
 	if e.started > 0 {
 		return nil
 	}
+	// The last started signal, or one never started (a collector that
+	// failed to start shuts down what it created): the entry goes either way.
 	sharedExporters.Lock()
 	if sharedExporters.m[e.cfg] == e {
 		delete(sharedExporters.m, e.cfg)

@@ -319,3 +319,23 @@ func TestTablesMatchSchema(t *testing.T) {
 		assert.Subset(t, cols, tbl.columns, "columns of %s", tbl.name)
 	}
 }
+
+// TestNeverStartedExporterLeavesNoSharedEntry: a collector that fails to
+// start shuts down what it created; the shared exporter must not outlive it.
+func TestNeverStartedExporterLeavesNoSharedEntry(t *testing.T) {
+	cfg := createDefaultConfig().(*Config)
+	cfg.DSN = "postgres://postgres@127.0.0.1:5432/never_started"
+	set := exportertest.NewNopSettings(metadata.Type)
+	exp, err := NewFactory().CreateTraces(context.Background(), set, cfg)
+	require.NoError(t, err)
+	sharedExporters.Lock()
+	_, created := sharedExporters.m[cfg]
+	sharedExporters.Unlock()
+	require.True(t, created)
+
+	require.NoError(t, exp.Shutdown(context.Background()))
+	sharedExporters.Lock()
+	_, left := sharedExporters.m[cfg]
+	sharedExporters.Unlock()
+	assert.False(t, left, "the shared exporter of a never-started component is still registered")
+}
