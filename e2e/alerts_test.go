@@ -93,7 +93,8 @@ func TestAlertRulesUseRealMetrics(t *testing.T) {
 	dsn, err := proxy.DSNThrough(testDB.DSN)
 	require.NoError(t, err)
 	metricsAddr := freePort(t)
-	c := startCollector(t, "e2e_alerts", append(keepEverySampledEvent, "MCP_PG_DSN="+dsn, "MCP_METRICS_PORT="+portOf(metricsAddr))...)
+	schemaName := freshSchema("e2e_alerts")
+	c := startCollector(t, schemaName, append(keepEverySampledEvent, "MCP_PG_DSN="+dsn, "MCP_METRICS_PORT="+portOf(metricsAddr))...)
 	conn := c.dial(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -103,7 +104,7 @@ func TestAlertRulesUseRealMetrics(t *testing.T) {
 	_, err = ptraceotlp.NewGRPCClient(conn).Export(ctx, ptraceotlp.NewExportRequestFromTraces(routedRequests(5)))
 	require.NoError(t, err)
 	proxy.SetUp(true)
-	waitForCounts(t, "e2e_alerts", map[string]int{
+	waitForCounts(t, schemaName, map[string]int{
 		"routing_log": 5, "tool_call_record": 5, "tool_call_payload": 0, "error_log": 2, "health_check_record": 0,
 		"mcp_server": 0, "session_record": 0, "lb_decision": 0, "circuit_breaker_event": 0, "metric_point": 0,
 		"rejected_event": 0, "schema_migrations": migrationCount(t),

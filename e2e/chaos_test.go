@@ -125,7 +125,7 @@ func waitForRoutingRows(t *testing.T, schemaName string, min int) int {
 // while the simulator sends; the rest of the run waits in the disk queue and
 // is stored exactly once when the database comes back.
 func TestChaosDatabaseOutage(t *testing.T) {
-	const schemaName = "e2e_chaos_outage"
+	schemaName := freshSchema("e2e_chaos_outage")
 	u, err := url.Parse(testDB.DSN)
 	require.NoError(t, err)
 	proxy, err := pgtest.NewProxy(u.Host, true)
@@ -153,7 +153,7 @@ func TestChaosDatabaseOutage(t *testing.T) {
 // what the dead collector refused, the queue replays what it held, and the
 // exporter's dedupe path absorbs the replays.
 func TestChaosCollectorKill(t *testing.T) {
-	const schemaName = "e2e_chaos_kill"
+	schemaName := freshSchema("e2e_chaos_kill")
 	grpcAddr := freePort(t)
 	env := append(append([]string{}, keepEverySampledEvent...),
 		"MCP_STORAGE_DIR="+t.TempDir(), "MCP_OTLP_GRPC_ENDPOINT="+grpcAddr)
@@ -178,7 +178,7 @@ func TestChaosCollectorKill(t *testing.T) {
 // every one stored exactly once. Whether the collector keeps up is a
 // benchmark's question (bench/e2e_load.sh), not a wall-clock threshold here.
 func TestLoadQuick(t *testing.T) {
-	const schemaName = "e2e_load_quick"
+	schemaName := freshSchema("e2e_load_quick")
 	c := startCollector(t, schemaName, keepEverySampledEvent...)
 	start := time.Now()
 	sim := startSim(t, c.grpcAddr, 10000)

@@ -84,7 +84,7 @@ func TestGrafanaDashboardQueries(t *testing.T) {
 		"Circuit-breaker transitions":                     true,
 	}
 
-	const schemaName = "e2e_dashboard"
+	schemaName := freshSchema("e2e_dashboard")
 	c := startCollector(t, schemaName, keepEverySampledEvent...)
 	sim := startSim(t, c.grpcAddr, 3000)
 	sim.wait(t)

@@ -107,8 +107,8 @@ func (r spanRun) waitStored(t *testing.T, schemaName string, want int, within ti
 // stored exactly once, without a restart, and the queue counts nothing
 // that it does not hold.
 func TestChaosDiskFull(t *testing.T) {
+	schemaName := freshSchema("e2e_chaos_disk_full")
 	const (
-		schemaName = "e2e_chaos_disk_full"
 		senders    = 4
 		requests   = 240 // per run: 48,000 spans of 2 KiB, about 2x the filesystem
 		perRequest = 200
@@ -208,7 +208,7 @@ func deepTraces(run spanRun, first, levels int) ptrace.Traces {
 // OTLP/HTTP JSON it used to be acknowledged and then lost in the queue, the
 // valid spans of its request with it); what is acknowledged is stored.
 func TestDeepValuesAreRefusedOrStored(t *testing.T) {
-	const schemaName = "e2e_deep_values"
+	schemaName := freshSchema("e2e_deep_values")
 	httpAddr := freePort(t)
 	c := startCollector(t, schemaName, "MCP_OTLP_HTTP_ENDPOINT="+httpAddr)
 	client := ptraceotlp.NewGRPCClient(c.dial(t))

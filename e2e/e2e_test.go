@@ -6,6 +6,8 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"net"
 	"net/http"
@@ -230,4 +232,13 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// freshSchema names a schema for one run of one test: tests rerun
+// (go test -count=N) in the same database, and a fixed name would find the
+// rows of the run before.
+func freshSchema(base string) string {
+	var suffix [4]byte
+	_, _ = rand.Read(suffix[:])
+	return base + "_" + hex.EncodeToString(suffix[:])
 }

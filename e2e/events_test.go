@@ -205,7 +205,7 @@ func plus(base map[string]int, add map[string]int) map[string]int {
 // TestEventsThroughTheDistribution posts events of every type, plain and
 // gzip, then a malformed request and retries, and checks the rows.
 func TestEventsThroughTheDistribution(t *testing.T) {
-	const schemaName = "e2e_events"
+	schemaName := freshSchema("e2e_events")
 	c := startEventsCollector(t, schemaName, "", "MCP_TOOL_PAYLOADS=true")
 
 	// A malformed line refuses its whole request: 400 naming the line and
@@ -273,7 +273,7 @@ func TestEventsThroughTheDistribution(t *testing.T) {
 // bearer-token overlay (examples/bearer-auth.yaml): requests without the
 // token are refused, gzip and plain requests with it are stored.
 func TestEventsWithBearerToken(t *testing.T) {
-	const schemaName = "e2e_events_auth"
+	schemaName := freshSchema("e2e_events_auth")
 	c := startEventsCollector(t, schemaName, filepath.Join(eventsReceiverDir(), "examples", "bearer-auth.yaml"),
 		"MCP_EVENTS_TOKEN=e2e-s3cret")
 
@@ -346,7 +346,7 @@ func TestREADMECurlExamples(t *testing.T) {
 	examples := readmeCurls(t)
 	require.NotEmpty(t, examples)
 
-	const schemaName = "e2e_events_readme"
+	schemaName := freshSchema("e2e_events_readme")
 	c := startEventsCollector(t, schemaName, "")
 	for _, ex := range examples {
 		if !ex.auth {
@@ -361,7 +361,7 @@ func TestREADMECurlExamples(t *testing.T) {
 	})
 	c.stop(t)
 
-	const authSchema = "e2e_events_readme_auth"
+	authSchema := freshSchema("e2e_events_readme_auth")
 	c = startEventsCollector(t, authSchema, filepath.Join(eventsReceiverDir(), "examples", "bearer-auth.yaml"),
 		"MCP_EVENTS_TOKEN=readme-s3cret")
 	for _, ex := range examples {

@@ -167,7 +167,8 @@ func routerMetrics() pmetric.Metrics {
 func TestEveryTableThroughTheDistribution(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	c := startCollector(t, "e2e_every_table", append(keepEverySampledEvent, "MCP_TOOL_PAYLOADS=true")...)
+	schemaName := freshSchema("e2e_every_table")
+	c := startCollector(t, schemaName, append(keepEverySampledEvent, "MCP_TOOL_PAYLOADS=true")...)
 	conn := c.dial(t)
 
 	_, err := ptraceotlp.NewGRPCClient(conn).Export(ctx, ptraceotlp.NewExportRequestFromTraces(routedRequests(10)))
@@ -177,7 +178,7 @@ func TestEveryTableThroughTheDistribution(t *testing.T) {
 	_, err = pmetricotlp.NewGRPCClient(conn).Export(ctx, pmetricotlp.NewExportRequestFromMetrics(routerMetrics()))
 	require.NoError(t, err)
 
-	waitForCounts(t, "e2e_every_table", map[string]int{
+	waitForCounts(t, schemaName, map[string]int{
 		"routing_log":           10,
 		"tool_call_record":      10,
 		"tool_call_payload":     10,

@@ -72,7 +72,7 @@ func spanBatch(first, n int) ptrace.Traces {
 // an agent retrying against the other gateway would), and checks that every
 // request is stored exactly once and every partition was created once.
 func TestTwoGatewaysOnOneDatabase(t *testing.T) {
-	const schemaName = "e2e_gateways"
+	schemaName := freshSchema("e2e_gateways")
 	metricsA, metricsB := freePort(t), freePort(t)
 	a := startCollector(t, schemaName, "MCP_METRICS_PORT="+portOf(metricsA))
 	b := startCollector(t, schemaName, "MCP_METRICS_PORT="+portOf(metricsB))
@@ -110,7 +110,7 @@ func TestTwoGatewaysOnOneDatabase(t *testing.T) {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		var rows, distinct int
-		require.NoError(t, conn.QueryRow(ctxDB, "SELECT count(*), count(DISTINCT trace_id) FROM e2e_gateways.routing_log").Scan(&rows, &distinct))
+		require.NoError(t, conn.QueryRow(ctxDB, "SELECT count(*), count(DISTINCT trace_id) FROM "+schemaName+".routing_log").Scan(&rows, &distinct))
 		if rows == batches*perBatch {
 			assert.Equal(t, rows, distinct)
 			break

@@ -65,7 +65,7 @@ func peakRSS(t *testing.T, pid int) int64 {
 // refused with a 4xx, the collector's memory stays within its limit, and a
 // good request afterwards is stored.
 func TestOTLPCompressionBombs(t *testing.T) {
-	const schemaName = "e2e_hostile_bombs"
+	schemaName := freshSchema("e2e_hostile_bombs")
 	httpAddr := freePort(t)
 	c := startCollector(t, schemaName, "MCP_OTLP_HTTP_ENDPOINT="+httpAddr)
 	for _, encoding := range []string{"gzip", "zstd"} {

@@ -45,7 +45,8 @@ func TestHealthCheckSampling(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	metricsAddr := freePort(t)
-	c := startCollector(t, "e2e_sampling", "MCP_METRICS_PORT="+portOf(metricsAddr))
+	schemaName := freshSchema("e2e_sampling")
+	c := startCollector(t, schemaName, "MCP_METRICS_PORT="+portOf(metricsAddr))
 	client := plogotlp.NewGRPCClient(c.dial(t))
 
 	rng := rand.New(rand.NewPCG(2026, 12))
@@ -94,12 +95,12 @@ func TestHealthCheckSampling(t *testing.T) {
 		"failure/kept": len(failedIDs), "health_check/kept": decided["health_check/kept"],
 		"health_check/dropped": healthy - decided["health_check/kept"],
 	}, decided, "otelcol_processor_mcpsampler_items for logs (is mcpsampler in the logs pipeline?)")
-	waitForRows(t, "e2e_sampling", "health_check_record", len(failedIDs)+decided["health_check/kept"])
+	waitForRows(t, schemaName, "health_check_record", len(failedIDs)+decided["health_check/kept"])
 
 	conn, err := testDB.Connect(ctx)
 	require.NoError(t, err)
 	defer conn.Close(ctx)
-	table := pgx.Identifier{"e2e_sampling", "health_check_record"}.Sanitize()
+	table := pgx.Identifier{schemaName, "health_check_record"}.Sanitize()
 	rows, err := conn.Query(ctx, "SELECT event_id FROM "+table+" WHERE NOT healthy")
 	require.NoError(t, err)
 	storedFailed, err := pgx.CollectRows(rows, pgx.RowTo[string])

@@ -28,7 +28,7 @@ func gatewayDNS(t *testing.T, name string, addrs ...netip.Addr) string {
 // through one DNS name, balanced round robin -> PostgreSQL. Every event is
 // stored exactly once and both gateways carried a share.
 func TestAgentToTwoGateways(t *testing.T) {
-	const schemaName = "e2e_two_tier"
+	schemaName := freshSchema("e2e_two_tier")
 	port := portOf(freePort(t))
 	gatewayIPs := []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("127.0.0.2")}
 	// Both gateways listen on the same port, one address each, as replicas
