@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -85,13 +84,7 @@ func scrapeNames(t *testing.T, addr string) map[string]bool {
 // exposed by the collector.
 func TestAlertRulesUseRealMetrics(t *testing.T) {
 	used := ruleMetrics(t)
-	u, err := url.Parse(testDB.DSN)
-	require.NoError(t, err)
-	proxy, err := pgtest.NewProxy(u.Host, false)
-	require.NoError(t, err)
-	defer proxy.Close()
-	dsn, err := proxy.DSNThrough(testDB.DSN)
-	require.NoError(t, err)
+	proxy, dsn := pgtest.ProxyFor(t, testDB.DSN, false)
 	metricsAddr := freePort(t)
 	schemaName := freshSchema("e2e_alerts")
 	c := startCollector(t, schemaName, append(keepEverySampledEvent, "MCP_PG_DSN="+dsn, "MCP_METRICS_PORT="+portOf(metricsAddr))...)
@@ -101,7 +94,7 @@ func TestAlertRulesUseRealMetrics(t *testing.T) {
 
 	// Traces wait while the database is down; the partition manager retries
 	// its schema. Then the database comes back, and a bad event is refused.
-	_, err = ptraceotlp.NewGRPCClient(conn).Export(ctx, ptraceotlp.NewExportRequestFromTraces(routedRequests(5)))
+	_, err := ptraceotlp.NewGRPCClient(conn).Export(ctx, ptraceotlp.NewExportRequestFromTraces(routedRequests(5)))
 	require.NoError(t, err)
 	proxy.SetUp(true)
 	waitForCounts(t, schemaName, map[string]int{

@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -126,13 +125,7 @@ func waitForRoutingRows(t *testing.T, schemaName string, min int) int {
 // is stored exactly once when the database comes back.
 func TestChaosDatabaseOutage(t *testing.T) {
 	schemaName := freshSchema("e2e_chaos_outage")
-	u, err := url.Parse(testDB.DSN)
-	require.NoError(t, err)
-	proxy, err := pgtest.NewProxy(u.Host, true)
-	require.NoError(t, err)
-	defer proxy.Close()
-	dsn, err := proxy.DSNThrough(testDB.DSN)
-	require.NoError(t, err)
+	proxy, dsn := pgtest.ProxyFor(t, testDB.DSN, true)
 	c := startCollector(t, schemaName, append(keepEverySampledEvent, "MCP_PG_DSN="+dsn)...)
 
 	start := time.Now()

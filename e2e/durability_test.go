@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	byteorder "encoding/binary"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -115,13 +114,7 @@ func TestChaosDiskFull(t *testing.T) {
 		pad        = 2048
 	)
 	dir := tmpfs.Mount(t, 48)
-	u, err := url.Parse(testDB.DSN)
-	require.NoError(t, err)
-	proxy, err := pgtest.NewProxy(u.Host, true)
-	require.NoError(t, err)
-	defer proxy.Close()
-	dsn, err := proxy.DSNThrough(testDB.DSN)
-	require.NoError(t, err)
+	proxy, dsn := pgtest.ProxyFor(t, testDB.DSN, true)
 	metrics := freePort(t)
 	c := startCollector(t, schemaName, "MCP_PG_DSN="+dsn, "MCP_STORAGE_DIR="+dir, "MCP_QUEUE_MIN_FREE_MIB=8",
 		"MCP_METRICS_HOST=127.0.0.1", "MCP_METRICS_PORT="+portOf(metrics))
@@ -129,7 +122,7 @@ func TestChaosDiskFull(t *testing.T) {
 	client := ptraceotlp.NewGRPCClient(c.dial(t))
 
 	// The schema first, then the outage.
-	_, err = client.Export(context.Background(), ptraceotlp.NewExportRequestFromTraces(run.serverSpans(0, 1, 0)))
+	_, err := client.Export(context.Background(), ptraceotlp.NewExportRequestFromTraces(run.serverSpans(0, 1, 0)))
 	require.NoError(t, err)
 	run.waitStored(t, schemaName, 1, 60*time.Second)
 	proxy.SetUp(false)

@@ -2,7 +2,6 @@ package mcppgexporter
 
 import (
 	"context"
-	"net/url"
 	"os"
 	"testing"
 	"time"
@@ -250,13 +249,7 @@ func TestExportThroughPersistentQueue(t *testing.T) {
 func TestStartWithDatabaseDown(t *testing.T) {
 	ctx := context.Background()
 	pool := testPool(t)
-	u, err := url.Parse(testDB.DSN)
-	require.NoError(t, err)
-	proxy, err := pgtest.NewProxy(u.Host, false)
-	require.NoError(t, err)
-	defer proxy.Close()
-	dsn, err := proxy.DSNThrough(testDB.DSN)
-	require.NoError(t, err)
+	proxy, dsn := pgtest.ProxyFor(t, testDB.DSN, false)
 	s := freshSchema("db_down")
 	cfg := testConfig(dsn, s)
 	dir := t.TempDir()

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
-	"net/url"
 	"testing"
 	"time"
 
@@ -168,13 +167,7 @@ func TestIsolationGoesOnWhereTheLastAttemptStopped(t *testing.T) {
 // records the bad half, instead of stalling again.
 func TestPoisonBatchFromDiskAfterRestart(t *testing.T) {
 	ctx := context.Background()
-	u, err := url.Parse(testDB.DSN)
-	require.NoError(t, err)
-	proxy, err := pgtest.NewProxy(u.Host, false)
-	require.NoError(t, err)
-	defer proxy.Close()
-	dsn, err := proxy.DSNThrough(testDB.DSN)
-	require.NoError(t, err)
+	proxy, dsn := pgtest.ProxyFor(t, testDB.DSN, false)
 	s := freshSchema("poison_disk")
 	cfg := testConfig(dsn, s)
 	dir := t.TempDir()

@@ -2,7 +2,6 @@ package partitionmgr
 
 import (
 	"context"
-	"net/url"
 	"os"
 	"sort"
 	"sync"
@@ -263,13 +262,7 @@ func TestScheduleRunsAtTheFakeInstants(t *testing.T) {
 // reach: Start succeeds, the schema waits, and is applied once the database
 // answers and the retry interval has passed.
 func TestStartsWhileDatabaseIsDown(t *testing.T) {
-	u, err := url.Parse(testDB.DSN)
-	require.NoError(t, err)
-	proxy, err := pgtest.NewProxy(u.Host, false)
-	require.NoError(t, err)
-	defer proxy.Close()
-	dsn, err := proxy.DSNThrough(testDB.DSN)
-	require.NoError(t, err)
+	proxy, dsn := pgtest.ProxyFor(t, testDB.DSN, false)
 	start := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
 	tm := startManager(t, "down", start, func(c *Config) { c.DSN = configopaque.String(dsn) })
 

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -196,4 +197,24 @@ func Main(m interface{ Run() int }, prefix string, db **Database) int {
 		fmt.Fprintln(os.Stderr, "drop test database:", err)
 	}
 	return code
+}
+
+// ProxyFor starts a Proxy to the server of dsn for one test (closed when the
+// test ends) and returns it with dsn rewritten to connect through it.
+func ProxyFor(t testing.TB, dsn string, up bool) (*Proxy, string) {
+	t.Helper()
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	p, err := NewProxy(u.Host, up)
+	if err != nil {
+		t.Fatalf("pgtest: proxy: %v", err)
+	}
+	t.Cleanup(p.Close)
+	through, err := p.DSNThrough(dsn)
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	return p, through
 }
