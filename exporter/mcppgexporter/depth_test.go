@@ -13,6 +13,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/mcp-bridge/otelcol-mcp/mcpconv"
 )
 
 // nest builds a value with levels of maps (or arrays) around a string.
@@ -52,7 +54,7 @@ func TestDepthCheckMatchesTheQueuesRoundTrip(t *testing.T) {
 
 			md := pmetric.NewMetrics()
 			m := md.ResourceMetrics().AppendEmpty().ScopeMetrics().AppendEmpty().Metrics().AppendEmpty()
-			m.SetName("mcp.router.pool.connections")
+			m.SetName(mcpconv.MetricPoolConnections)
 			dp := m.SetEmptyGauge().DataPoints().AppendEmpty()
 			nest(dp.Exemplars().AppendEmpty().FilteredAttributes().PutEmpty("deep"), levels, arrays)
 			buf, err = (&pmetric.ProtoMarshaler{}).MarshalMetrics(md)
@@ -77,7 +79,7 @@ func TestDeepValuesOutsideItemsAreChecked(t *testing.T) {
 
 	md := pmetric.NewMetrics()
 	m := md.ResourceMetrics().AppendEmpty().ScopeMetrics().AppendEmpty().Metrics().AppendEmpty()
-	m.SetName("mcp.router.pool.connections")
+	m.SetName(mcpconv.MetricPoolConnections)
 	nest(m.Metadata().PutEmpty("deep"), 40, false)
 	buf, err := (&pmetric.ProtoMarshaler{}).MarshalMetrics(md)
 	require.NoError(t, err)
@@ -90,7 +92,7 @@ func TestDeepValueIsRefusedWithItsName(t *testing.T) {
 	td := ptrace.NewTraces()
 	span := td.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty().Spans().AppendEmpty()
 	span.SetName("tools/call")
-	span.Attributes().PutStr("mcp.method.name", "tools/call")
+	span.Attributes().PutStr(mcpconv.MethodName, mcpconv.MethodToolsCall)
 	nest(span.Attributes().PutEmpty("deep"), 100, false)
 	err := (&admission{}).admit(context.Background(), checkTracesDepth(td))
 	require.Error(t, err)
@@ -107,11 +109,11 @@ func BenchmarkDepthCheckConventionalSpans(b *testing.B) {
 	for i := 0; i < 1000; i++ {
 		s := spans.AppendEmpty()
 		s.SetName("tools/call echo")
-		for _, k := range []string{"mcp.method.name", "mcp.session.id", "jsonrpc.request.id", "gen_ai.tool.name", "mcp.router.server.key", "network.transport", "server.address"} {
+		for _, k := range []string{mcpconv.MethodName, mcpconv.SessionID, mcpconv.JSONRPCRequestID, mcpconv.ToolName, mcpconv.ServerKey, mcpconv.NetworkTransport, mcpconv.ServerAddress} {
 			s.Attributes().PutStr(k, "v")
 		}
-		s.Attributes().PutInt("mcp.router.attempt", 1)
-		s.Attributes().PutEmptyMap("mcp.router.tool.arguments").PutStr("a", "b")
+		s.Attributes().PutInt(mcpconv.Attempt, 1)
+		s.Attributes().PutEmptyMap(mcpconv.ToolArguments).PutStr("a", "b")
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
