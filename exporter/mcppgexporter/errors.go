@@ -59,6 +59,10 @@ func isBadData(err error) bool {
 	return false
 }
 
+// missingPartitionMessage opens PostgreSQL's message for a row that fits no
+// partition; the isolate path's server-side loop tests it too.
+const missingPartitionMessage = "no partition of relation"
+
 func isMissingPartitionError(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && isMissingPartition(pgErr)
@@ -67,5 +71,5 @@ func isMissingPartitionError(err error) bool {
 // isMissingPartition recognises a row that fits no partition (no DEFAULT
 // partition either): PostgreSQL reports it as a check violation.
 func isMissingPartition(pgErr *pgconn.PgError) bool {
-	return pgErr.Code == sqlstateCheckViolation && strings.HasPrefix(pgErr.Message, "no partition of relation")
+	return pgErr.Code == sqlstateCheckViolation && strings.HasPrefix(pgErr.Message, missingPartitionMessage)
 }

@@ -154,7 +154,7 @@ BEGIN
 		EXCEPTION WHEN data_exception OR integrity_constraint_violation OR program_limit_exceeded THEN
 			GET STACKED DIAGNOSTICS mcp_state = RETURNED_SQLSTATE, mcp_message = MESSAGE_TEXT,
 				mcp_detail = PG_EXCEPTION_DETAIL, mcp_column = COLUMN_NAME, mcp_context = PG_EXCEPTION_CONTEXT;
-			IF mcp_state = '%s' AND mcp_message LIKE 'no partition of relation %%' THEN
+			IF mcp_state = '%s' AND mcp_message LIKE '%s %%' THEN
 				RAISE;
 			END IF;
 			INSERT INTO %s VALUES (mcp_r.mcp_ord, mcp_state, mcp_message, mcp_detail, mcp_column, mcp_context);
@@ -162,7 +162,7 @@ BEGIN
 	END LOOP;
 	INSERT INTO %s (ord, message) VALUES (-1, mcp_written::text);
 END
-$mcp_isolate$`, stage, target, cols, strings.Join(fromLoop, ", "), onConflict, sqlstateCheckViolation,
+$mcp_isolate$`, stage, target, cols, strings.Join(fromLoop, ", "), onConflict, sqlstateCheckViolation, missingPartitionMessage,
 		isolateRefused, isolateRefused)
 	w.isolation[id] = iso
 	return iso, nil
