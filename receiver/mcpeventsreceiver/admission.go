@@ -34,27 +34,20 @@ type inflight struct {
 	bytes       atomic.Int64
 }
 
-func (f *inflight) acquireRequest() bool {
-	for {
-		n := f.requests.Load()
-		if n >= f.maxRequests {
-			return false
-		}
-		if f.requests.CompareAndSwap(n, n+1) {
-			return true
-		}
-	}
-}
+func (f *inflight) acquireRequest() bool { return addUpTo(&f.requests, 1, f.maxRequests) }
 
 func (f *inflight) releaseRequest() { f.requests.Add(-1) }
 
-func (f *inflight) reserve(n int64) bool {
+func (f *inflight) reserve(n int64) bool { return addUpTo(&f.bytes, n, f.maxBytes) }
+
+// addUpTo adds n to v unless the sum would exceed limit.
+func addUpTo(v *atomic.Int64, n, limit int64) bool {
 	for {
-		cur := f.bytes.Load()
-		if cur+n > f.maxBytes {
+		cur := v.Load()
+		if cur+n > limit {
 			return false
 		}
-		if f.bytes.CompareAndSwap(cur, cur+n) {
+		if v.CompareAndSwap(cur, cur+n) {
 			return true
 		}
 	}

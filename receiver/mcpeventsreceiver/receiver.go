@@ -199,9 +199,9 @@ func (r *eventsReceiver) retryAfter() string {
 func (r *eventsReceiver) refuse(ctx context.Context, w http.ResponseWriter, reason, msg string) {
 	r.telemetry.ReceiverMcpeventsRequestsRefused.Add(ctx, 1,
 		metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", reason))))
-	w.Header().Set("Retry-After", r.retryAfter())
-	r.writeJSON(w, http.StatusServiceUnavailable, errorBody{Error: msg + "; nothing was accepted, retry after " +
-		r.retryAfter() + " s"})
+	ra := r.retryAfter()
+	w.Header().Set("Retry-After", ra)
+	r.writeJSON(w, http.StatusServiceUnavailable, errorBody{Error: msg + "; nothing was accepted, retry after " + ra + " s"})
 }
 
 // serverError answers for confighttp: a failed authentication, an
@@ -367,7 +367,7 @@ func (r *eventsReceiver) handOn(ctx context.Context, w http.ResponseWriter, b *b
 		r.writeJSON(w, http.StatusBadRequest, errorBody{Error: msg + ", permanently: " + refused.Error()})
 		return
 	}
-	w.Header().Set("Retry-After", r.retryAfter())
-	r.writeJSON(w, http.StatusServiceUnavailable, errorBody{Error: msg + "; retry after " + r.retryAfter() +
-		" s: " + refused.Error()})
+	ra := r.retryAfter()
+	w.Header().Set("Retry-After", ra)
+	r.writeJSON(w, http.StatusServiceUnavailable, errorBody{Error: msg + "; retry after " + ra + " s: " + refused.Error()})
 }
