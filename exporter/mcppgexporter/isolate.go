@@ -222,6 +222,7 @@ type isolateRun struct {
 	slowRows int                 // rows this attempt put through the row-by-row loop
 	stopped  bool                // the budget is spent
 	payloads [numTables][]string // each row as rejected_event would keep it
+	fps      [numTables][]string // and its fingerprint there
 	known    map[string]struct{} // fingerprints rejected_event holds already
 }
 
@@ -232,10 +233,12 @@ func (w *pgWriter) startIsolation(ctx context.Context, tx pgx.Tx, b *rowBatch) (
 	var fingerprints []string
 	for id, rows := range b.rows {
 		run.payloads[id] = make([]string, len(rows))
+		run.fps[id] = make([]string, len(rows))
 		for i, row := range rows {
 			run.payloads[id][i] = rowPayload(tables[id].columns, row)
-			fingerprints = append(fingerprints, rejection{table: tables[id].name, payload: run.payloads[id][i]}.fingerprint())
+			run.fps[id][i] = rejection{table: tables[id].name, payload: run.payloads[id][i]}.fingerprint()
 		}
+		fingerprints = append(fingerprints, run.fps[id]...)
 	}
 	rows, err := tx.Query(ctx, w.knownSQL, fingerprints)
 	if err != nil {
@@ -256,11 +259,10 @@ func (w *pgWriter) startIsolation(ctx context.Context, tx pgx.Tx, b *rowBatch) (
 // chunks an attempt finished hold only stored rows (its refusals are known
 // then) and pass in one statement.
 func (w *pgWriter) isolateRows(ctx context.Context, tx pgx.Tx, id tableID, run *isolateRun, res *writeResult) error {
-	t := &tables[id]
 	rows := run.b.rows[id]
 	todo := make([]bool, len(rows))
 	for i := range rows {
-		_, known := run.known[rejection{table: t.name, payload: run.payloads[id][i]}.fingerprint()]
+		_, known := run.known[run.fps[id][i]]
 		todo[i] = !known
 		if known {
 			res.known[id]++
