@@ -83,8 +83,8 @@ func (m *maintainer) ensurePartition(ctx context.Context, table string, p period
 		}
 		parent := pgx.Identifier{m.schemaName, table}.Sanitize()
 		def := pgx.Identifier{m.schemaName, schema.DefaultPartition(table)}.Sanitize()
-		var hasDefault bool
-		if err = tx.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", def).Scan(&hasDefault); err != nil {
+		hasDefault, err := relationExists(ctx, tx, def)
+		if err != nil {
 			return err
 		}
 		// Rows of the range leave DEFAULT first: PostgreSQL refuses a new
@@ -205,7 +205,7 @@ func (m *maintainer) createAhead(ctx context.Context, now time.Time) (createResu
 func (m *maintainer) defaultPeriods(ctx context.Context, table string, iv Interval) ([]time.Time, error) {
 	unit := map[Interval]string{Daily: "day", Weekly: "week", Monthly: "month"}[iv]
 	def := pgx.Identifier{m.schemaName, schema.DefaultPartition(table)}.Sanitize()
-	if exists, err := m.relationExists(ctx, def); err != nil || !exists {
+	if exists, err := relationExists(ctx, m.pool, def); err != nil || !exists {
 		return nil, err // an operator may have dropped the DEFAULT partition
 	}
 	rows, err := m.pool.Query(ctx, "SELECT DISTINCT date_trunc($1, ts AT TIME ZONE $2)::text FROM "+def, unit, m.loc.String())
@@ -232,7 +232,7 @@ func (m *maintainer) rowsInDefault(ctx context.Context) (map[string]int64, error
 	out := map[string]int64{}
 	for _, table := range sortedTables(m.tables) {
 		def := pgx.Identifier{m.schemaName, schema.DefaultPartition(table)}.Sanitize()
-		exists, err := m.relationExists(ctx, def)
+		exists, err := relationExists(ctx, m.pool, def)
 		if err != nil {
 			return out, err
 		}
@@ -247,10 +247,21 @@ func (m *maintainer) rowsInDefault(ctx context.Context) (map[string]int64, error
 	return out, nil
 }
 
-func (m *maintainer) relationExists(ctx context.Context, quoted string) (bool, error) {
+// rowQuerier is a pool, a connection or a transaction.
+type rowQuerier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+func relationExists(ctx context.Context, q rowQuerier, quoted string) (bool, error) {
 	var exists bool
-	err := m.pool.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", quoted).Scan(&exists)
+	err := q.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", quoted).Scan(&exists)
 	return exists, err
+}
+
+// ensureArchiveSchema creates archive_schema when retention first archives.
+func (m *maintainer) ensureArchiveSchema(ctx context.Context, tx pgx.Tx) error {
+	_, err := tx.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{m.archiveSchema}.Sanitize())
+	return err
 }
 
 // expired is a partition retention removes.
@@ -323,7 +334,7 @@ func (m *maintainer) expirePartition(ctx context.Context, table, name string, ho
 		}
 		if how == Archive {
 			archive := pgx.Identifier{m.archiveSchema}.Sanitize()
-			if _, err := tx.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+archive); err != nil {
+			if err := m.ensureArchiveSchema(ctx, tx); err != nil {
 				return err
 			}
 			if _, err := tx.Exec(ctx, "ALTER TABLE "+part+" SET SCHEMA "+archive); err != nil {
@@ -381,8 +392,7 @@ func (m *maintainer) expireDefault(ctx context.Context, table string, how Expiry
 			return err
 		}
 		def := pgx.Identifier{m.schemaName, schema.DefaultPartition(table)}.Sanitize()
-		var exists bool
-		if err := tx.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", def).Scan(&exists); err != nil || !exists {
+		if exists, err := relationExists(ctx, tx, def); err != nil || !exists {
 			return err // an operator may have dropped the DEFAULT partition
 		}
 		if how == Drop {
@@ -396,7 +406,7 @@ func (m *maintainer) expireDefault(ctx context.Context, table string, how Expiry
 		}
 		dest := pgx.Identifier{m.schemaName, schema.DefaultPartition(table) + "_before_" + before.Format("20060102")}
 		if how == Archive {
-			if _, err := tx.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{m.archiveSchema}.Sanitize()); err != nil {
+			if err := m.ensureArchiveSchema(ctx, tx); err != nil {
 				return err
 			}
 			dest[0] = m.archiveSchema
