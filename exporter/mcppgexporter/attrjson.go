@@ -86,8 +86,8 @@ func appendJSONValue(buf []byte, v pcommon.Value) []byte {
 const hexDigits = "0123456789abcdef"
 
 // appendJSONString quotes s as a JSON string. Invalid UTF-8 becomes U+FFFD and
-// NUL is escaped as \u0000, which jsonb refuses: such a row is isolated as bad
-// data rather than silently altered.
+// NUL is escaped as \u0000, which jsonb refuses: the screen before COPY
+// (validate.go) sends such a row to rejected_event rather than altering it.
 func appendJSONString(buf []byte, s string) []byte {
 	buf = append(buf, '"')
 	start := 0
