@@ -60,10 +60,12 @@ func ParseKind(name string) (Kind, bool) {
 	return KindOther, false
 }
 
-// ClassifySpan tells what a span is: the router's inbound side (SERVER with
-// mcp.method.name) is a routing span; a CLIENT tools/call toward an upstream
-// is a tool call. Anything else is KindOther (its exceptions still count as
-// errors, see IsFailedSpan and HasExceptionEvent).
+// ClassifySpan tells what a span is by the side it shows: the serving side
+// (SERVER with mcp.method.name: a server, or a router's inbound request) is
+// a routing span; the calling side (CLIENT with mcp.method.name: a client,
+// or a router's call to an upstream, of any method) is a tool call, the
+// kind of tool_call_record. Anything else is KindOther (its exceptions still
+// count as errors, see IsFailedSpan and HasExceptionEvent).
 func ClassifySpan(span ptrace.Span) Kind {
 	method, ok := span.Attributes().Get(MethodName)
 	if !ok || method.AsString() == "" {
@@ -73,9 +75,7 @@ func ClassifySpan(span ptrace.Span) Kind {
 	case ptrace.SpanKindServer:
 		return KindRouting
 	case ptrace.SpanKindClient:
-		if method.Str() == MethodToolsCall {
-			return KindToolCall
-		}
+		return KindToolCall
 	}
 	return KindOther
 }

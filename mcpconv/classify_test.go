@@ -20,7 +20,7 @@ func TestClassifySpan(t *testing.T) {
 	}{
 		{name: "routed request", kind: ptrace.SpanKindServer, method: "tools/list", want: KindRouting},
 		{name: "tool call upstream", kind: ptrace.SpanKindClient, method: MethodToolsCall, want: KindToolCall},
-		{name: "other call upstream", kind: ptrace.SpanKindClient, method: "initialize", want: KindOther},
+		{name: "other call upstream", kind: ptrace.SpanKindClient, method: "initialize", want: KindToolCall},
 		{name: "empty method", kind: ptrace.SpanKindServer, method: "", want: KindOther},
 		{name: "no method", kind: ptrace.SpanKindServer, want: KindOther},
 		{name: "internal", kind: ptrace.SpanKindInternal, method: MethodToolsCall, want: KindOther},

@@ -1,6 +1,8 @@
 package mcpconv
 
 import (
+	"strings"
+
 	semconv "go.opentelemetry.io/otel/semconv/v1.41.0"
 )
 
@@ -84,6 +86,37 @@ const (
 	ToolArguments = "mcp.router.tool.arguments" // opt-in JSON text of a tool call's arguments
 	ToolResult    = "mcp.router.tool.result"    // opt-in JSON text of a tool call's result
 )
+
+// Attribute keys that carry tool payloads (arguments, results, whole
+// JSON-RPC messages) in the conventions and in other emitters' dialects.
+// None of them is ever stored in an attributes column; the conventional
+// two reach tool_call_payload, redacted, when tool payloads are enabled.
+const (
+	GenAIToolCallArguments = "gen_ai.tool.call.arguments"
+	GenAIToolCallResult    = "gen_ai.tool.call.result"
+	TraceloopEntityInput   = "traceloop.entity.input"
+	TraceloopEntityOutput  = "traceloop.entity.output"
+)
+
+// IsPayloadKey reports an attribute key that carries a tool payload: the
+// keys above, gen_ai.input.messages / gen_ai.output.messages, and the
+// families some emitters spread over one key per argument or content item
+// (mcp.request.argument.*, mcp.tool.result.content.*). It is called for
+// every stored attribute, so it compares strings instead of hashing.
+func IsPayloadKey(key string) bool {
+	switch {
+	case strings.HasPrefix(key, "mcp."):
+		return key == ToolArguments || key == ToolResult ||
+			strings.HasPrefix(key, "mcp.request.argument.") ||
+			key == "mcp.tool.result.content" || strings.HasPrefix(key, "mcp.tool.result.content.")
+	case strings.HasPrefix(key, "gen_ai."):
+		return key == GenAIToolCallArguments || key == GenAIToolCallResult ||
+			key == "gen_ai.input.messages" || key == "gen_ai.output.messages"
+	case strings.HasPrefix(key, "traceloop.entity."):
+		return key == TraceloopEntityInput || key == TraceloopEntityOutput
+	}
+	return false
+}
 
 // Values of router attributes.
 const (

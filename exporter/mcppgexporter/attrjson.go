@@ -9,16 +9,23 @@ import (
 	"unicode/utf8"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
+
+	"github.com/mcp-bridge/otelcol-mcp/mcpconv"
 )
 
 // attributesJSON encodes the attributes not promoted to columns as a JSON
 // object for a jsonb column (a json.RawMessage, which pgx sends as is and
 // rowPayload keeps as JSON); nil (SQL NULL) when nothing is left. kept are
 // promoted attributes whose value did not fit their column: they stay.
+// Tool payloads (mcpconv.IsPayloadKey) are never stored here, whatever the
+// emitter called them; they reach tool_call_payload only, redacted.
 func attributesJSON(m pcommon.Map, promoted map[string]struct{}, kept ...string) any {
 	var buf []byte
 	m.Range(func(k string, v pcommon.Value) bool {
 		if _, ok := promoted[k]; ok && !slices.Contains(kept, k) {
+			return true
+		}
+		if mcpconv.IsPayloadKey(k) {
 			return true
 		}
 		if buf == nil {

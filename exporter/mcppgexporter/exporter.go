@@ -29,6 +29,7 @@ type pgExporter struct {
 	writer    *pgWriter
 	poolStats metric.Registration
 	payloads  *payloadOptions
+	unmapped  *unmappedReporter
 
 	mu      sync.Mutex
 	signals int // signal exporters created over this config
@@ -40,7 +41,8 @@ func newPGExporter(cfg *Config, set exporter.Settings) (*pgExporter, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &pgExporter{cfg: cfg, logger: set.Logger, telemetry: telemetry, payloads: newPayloadOptions(cfg.ToolPayloads)}, nil
+	return &pgExporter{cfg: cfg, logger: set.Logger, telemetry: telemetry, payloads: newPayloadOptions(cfg.ToolPayloads),
+		unmapped: newUnmappedReporter(telemetry, set.Logger)}, nil
 }
 
 // sharedExporters hands the signals of one configured component the same
@@ -189,10 +191,7 @@ func (e *pgExporter) commit(ctx context.Context, b *rowBatch) error {
 	if err != nil {
 		return err
 	}
-	if b.unmapped > 0 {
-		e.telemetry.ExporterMcppgRecordsUnmapped.Add(ctx, int64(b.unmapped))
-		e.logger.Debug("dropped log records of no known kind", zap.Int("records", b.unmapped))
-	}
+	e.unmapped.report(ctx, &b.unmapped)
 	for k, n := range b.notPromoted {
 		e.telemetry.ExporterMcppgValuesNotPromoted.Add(ctx, n, metric.WithAttributes(
 			attribute.String("table", k.table), attribute.String("attribute", k.attribute)))

@@ -45,7 +45,7 @@ type logRecord struct {
 }
 
 // appendLogs maps every log record onto its table by event name. Records of
-// no known kind that are not errors are counted in b.unmapped and dropped.
+// no known kind that are not errors are counted in b.unmapped.
 func appendLogs(b *rowBatch, ld plog.Logs) {
 	rls := ld.ResourceLogs()
 	for i := 0; i < rls.Len(); i++ {
@@ -53,6 +53,7 @@ func appendLogs(b *rowBatch, ld plog.Logs) {
 		res := resourceColumnsOf(rl.Resource())
 		sls := rl.ScopeLogs()
 		for j := 0; j < sls.Len(); j++ {
+			scope := sls.At(j).Scope()
 			records := sls.At(j).LogRecords()
 			for k := 0; k < records.Len(); k++ {
 				lr := records.At(k)
@@ -72,7 +73,7 @@ func appendLogs(b *rowBatch, ld plog.Logs) {
 				case mcpconv.KindError:
 					b.add(errorLog, logErrorRow(r, b.promoter(errorLog)))
 				default:
-					b.unmapped++
+					b.unmapped.add(logUnmappedReason(lr), scope, r.eventName)
 				}
 			}
 		}

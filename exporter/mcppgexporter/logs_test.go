@@ -174,7 +174,7 @@ func TestLogRecordsRefusedOrDropped(t *testing.T) {
 	var b rowBatch
 	appendLogs(&b, ld)
 	assert.Equal(t, 0, b.len())
-	assert.Equal(t, 1, b.unmapped)
+	assert.Equal(t, [numUnmappedReasons]int64{reasonNoEvent: 1}, b.unmapped.counts)
 	require.Len(t, b.rejected, 2)
 	assert.Equal(t, rejection{table: "health_check_record", cause: causeMalformed,
 		reason:  "missing required attribute mcp.router.server.key on event mcp.router.health_check",

@@ -51,7 +51,7 @@ var tables = [numTables]table{
 		"client_address", "service_name", "service_instance", "adjusted_count", "attributes",
 	}},
 	toolCallRecord: {name: "tool_call_record", columns: []string{
-		"ts", "trace_id", "span_id", "parent_span_id", "duration_us", "tool_name", "tool_call_id",
+		"ts", "trace_id", "span_id", "parent_span_id", "duration_us", "tool_name", "method", "tool_call_id",
 		"session_id", "request_id", "server_key", "server_address", "attempt", "status",
 		"status_message", "error_type", "rpc_status_code", "service_name", "adjusted_count", "attributes",
 	}},
@@ -123,8 +123,8 @@ var tables = [numTables]table{
 type rowBatch struct {
 	rows     [numTables][][]any
 	rejected []rejection
-	// unmapped counts log records of no known kind (not errors): dropped.
-	unmapped int
+	// unmapped counts the items that yield no row (unmapped.go).
+	unmapped unmappedItems
 	// notPromoted counts the numbers kept out of their column (numbers.go).
 	notPromoted map[notPromoted]int64
 }

@@ -49,7 +49,7 @@ func TestTelemetryCountsWhatHappened(t *testing.T) {
 	assert.Equal(t, map[string]int64{"routing_log": 2}, sumsByAttr(t, tel, "otelcol_exporter_mcppg_rows_rejected", "table"))
 	assert.Equal(t, map[string]int64{causeUnstorable: 1, causeDatabase: 1}, sumsByAttr(t, tel, "otelcol_exporter_mcppg_rows_rejected", "cause"))
 	assert.Equal(t, map[string]int64{"isolate": 1}, sumsByAttr(t, tel, "otelcol_exporter_mcppg_batch_fallbacks", "path"))
-	assert.Equal(t, map[string]int64{"": 1}, sumsByAttr(t, tel, "otelcol_exporter_mcppg_records_unmapped", ""))
+	assert.Equal(t, map[string]int64{"no_event_name": 1}, sumsByAttr(t, tel, "otelcol_exporter_mcppg_items_unmapped", "reason"))
 
 	m, err := tel.GetMetric("otelcol_exporter_mcppg_commit_duration")
 	require.NoError(t, err)

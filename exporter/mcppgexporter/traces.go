@@ -10,23 +10,19 @@ import (
 	"github.com/mcp-bridge/otelcol-mcp/mcpconv"
 )
 
-// Tool arguments and results are left out of every attributes column: they
-// reach tool_call_payload only, redacted, when tool_payloads is enabled.
-var routingPromoted = keySet(mcpconv.ToolArguments, mcpconv.ToolResult,
-	mcpconv.MethodName, mcpconv.ToolName, mcpconv.ResourceURI, mcpconv.SessionID,
+// Tool payloads are left out of every attributes column by attributesJSON.
+var routingPromoted = keySet(mcpconv.MethodName, mcpconv.ToolName, mcpconv.ResourceURI, mcpconv.SessionID,
 	mcpconv.JSONRPCRequestID, mcpconv.ServerKey, mcpconv.Strategy, mcpconv.Attempt,
 	mcpconv.ErrorType, mcpconv.RPCResponseStatusCode, mcpconv.ProtocolVersion,
 	mcpconv.NetworkTransport, mcpconv.ClientAddress,
 )
 
-var toolCallPromoted = keySet(mcpconv.ToolArguments, mcpconv.ToolResult,
-	mcpconv.MethodName, mcpconv.ToolName, mcpconv.ToolCallID, mcpconv.SessionID,
+var toolCallPromoted = keySet(mcpconv.MethodName, mcpconv.ToolName, mcpconv.ToolCallID, mcpconv.SessionID,
 	mcpconv.JSONRPCRequestID, mcpconv.ServerKey, mcpconv.ServerAddress, mcpconv.Attempt,
 	mcpconv.ErrorType, mcpconv.RPCResponseStatusCode, mcpconv.OperationName,
 )
 
-var spanErrorPromoted = keySet(mcpconv.ToolArguments, mcpconv.ToolResult,
-	mcpconv.JSONRPCRequestID, mcpconv.SessionID, mcpconv.ServerKey, mcpconv.MethodName,
+var spanErrorPromoted = keySet(mcpconv.JSONRPCRequestID, mcpconv.SessionID, mcpconv.ServerKey, mcpconv.MethodName,
 	mcpconv.ToolName, mcpconv.ErrorType,
 )
 
@@ -66,6 +62,7 @@ func appendTraces(b *rowBatch, td ptrace.Traces, payloads *payloadOptions) {
 		res := resourceColumnsOf(rs.Resource())
 		sss := rs.ScopeSpans()
 		for j := 0; j < sss.Len(); j++ {
+			scope := sss.At(j).Scope()
 			spans := sss.At(j).Spans()
 			for k := 0; k < spans.Len(); k++ {
 				span := spans.At(k)
@@ -79,11 +76,14 @@ func appendTraces(b *rowBatch, td ptrace.Traces, payloads *payloadOptions) {
 					b.add(routingLog, routingRow(span, res, b.promoter(routingLog)))
 				case mcpconv.KindToolCall:
 					b.add(toolCallRecord, toolCallRow(span, res, b.promoter(toolCallRecord)))
-					if payloads.enabled {
-						appendToolPayload(b, span, payloads)
-					}
+				}
+				if payloads.enabled && kind != mcpconv.KindOther {
+					appendToolPayload(b, span, payloads)
 				}
 				appendSpanErrors(b, span, res)
+				if reason, ok := spanUnmapped(span, kind); ok {
+					b.unmapped.add(reason, scope, span.Name())
+				}
 			}
 		}
 	}
@@ -181,6 +181,7 @@ func toolCallRow(span ptrace.Span, res resourceColumns, p *promoter) []any {
 		spanIDBytes(span.ParentSpanID()),
 		durationMicros(span),
 		strOrNil(attrs, mcpconv.ToolName),
+		strOrNil(attrs, mcpconv.MethodName),
 		strOrNil(attrs, mcpconv.ToolCallID),
 		strOrNil(attrs, mcpconv.SessionID),
 		strOrNil(attrs, mcpconv.JSONRPCRequestID),
@@ -197,7 +198,8 @@ func toolCallRow(span ptrace.Span, res resourceColumns, p *promoter) []any {
 	}
 }
 
-// appendToolPayload stores the redacted arguments and result of a tool call.
+// appendToolPayload stores the redacted arguments and result of a tool call,
+// seen from either side (a server instrumented alone has no CLIENT span).
 func appendToolPayload(b *rowBatch, span ptrace.Span, payloads *payloadOptions) {
 	args := payloads.payloadJSON(span.Attributes(), mcpconv.ToolArguments)
 	result := payloads.payloadJSON(span.Attributes(), mcpconv.ToolResult)

@@ -3,6 +3,7 @@ package mcppgexporter
 import (
 	"encoding/json"
 	"math"
+	"slices"
 	"testing"
 	"time"
 
@@ -156,7 +157,7 @@ func TestToolCallRowAndExceptions(t *testing.T) {
 
 	require.Len(t, b.rows[toolCallRecord], 1)
 	assert.Equal(t, []any{
-		testStart, testTraceID[:], testSpanID[:], nil, int64(3000), "get_weather", "call-9", nil, "req-9",
+		testStart, testTraceID[:], testSpanID[:], nil, int64(3000), "get_weather", "tools/call", "call-9", nil, "req-9",
 		"weather-1", "weather.internal", int64(1), "error", nil, "connection_refused", nil, "mcp-router", 1.0, nil,
 	}, b.rows[toolCallRecord][0])
 	assert.Len(t, b.rows[toolCallRecord][0], len(tables[toolCallRecord].columns))
@@ -174,18 +175,72 @@ func TestToolCallRowAndExceptions(t *testing.T) {
 	assert.Empty(t, b.rows[routingLog])
 }
 
-func TestSpansWithoutATable(t *testing.T) {
+func TestSpansWithoutATableAreCountedByReason(t *testing.T) {
 	td, spans := newTestTraces()
+	td.ResourceSpans().At(0).ScopeSpans().At(0).Scope().SetName("@vendor/mcp")
 	internal := spans.AppendEmpty() // no mcp.method.name
 	internal.SetKind(ptrace.SpanKindInternal)
 	internal.SetName("cache lookup")
-	list := spans.AppendEmpty() // CLIENT toward an upstream, but not tools/call
-	list.SetKind(ptrace.SpanKindClient)
-	list.Attributes().PutStr(mcpconv.MethodName, "tools/list")
+	internal.SetStartTimestamp(pcommon.NewTimestampFromTime(testStart))
+	internal.SetEndTimestamp(pcommon.NewTimestampFromTime(testStart))
+	noRole := spans.AppendEmpty() // an MCP operation, but which side?
+	noRole.SetKind(ptrace.SpanKindInternal)
+	noRole.SetName("tools/call echo")
+	noRole.SetStartTimestamp(pcommon.NewTimestampFromTime(testStart))
+	noRole.SetEndTimestamp(pcommon.NewTimestampFromTime(testStart))
+	noRole.Attributes().PutStr(mcpconv.MethodName, "tools/call")
+	failed := spans.AppendEmpty() // no table, but an error_log row
+	failed.SetKind(ptrace.SpanKindInternal)
+	failed.SetStartTimestamp(pcommon.NewTimestampFromTime(testStart))
+	failed.SetEndTimestamp(pcommon.NewTimestampFromTime(testStart))
+	failed.Status().SetCode(ptrace.StatusCodeError)
 
 	var b rowBatch
 	appendTraces(&b, td, &payloadOptions{})
-	assert.Equal(t, 0, b.len())
+	assert.Equal(t, 1, b.len(), "only the failed span's error_log row")
+	assert.Len(t, b.rows[errorLog], 1)
+	assert.Equal(t, [numUnmappedReasons]int64{reasonNotMCP: 1, reasonNoRole: 1}, b.unmapped.counts)
+	assert.Equal(t, []unmappedSample{
+		{reason: reasonNotMCP, scope: "@vendor/mcp", name: "cache lookup"},
+		{reason: reasonNoRole, scope: "@vendor/mcp", name: "tools/call echo"},
+	}, b.unmapped.samples)
+}
+
+// Every operation of a calling side is a tool_call_record row with its
+// method, not only tools/call.
+func TestClientSpansOfEveryMethodAreToolCallRows(t *testing.T) {
+	td, spans := newTestTraces()
+	for _, method := range []string{"initialize", "tools/list", "prompts/get"} {
+		s := spans.AppendEmpty()
+		s.SetKind(ptrace.SpanKindClient)
+		s.SetStartTimestamp(pcommon.NewTimestampFromTime(testStart))
+		s.SetEndTimestamp(pcommon.NewTimestampFromTime(testStart))
+		s.Attributes().PutStr(mcpconv.MethodName, method)
+	}
+	var b rowBatch
+	appendTraces(&b, td, &payloadOptions{})
+	require.Len(t, b.rows[toolCallRecord], 3)
+	method := slices.Index(tables[toolCallRecord].columns, "method")
+	for i, want := range []string{"initialize", "tools/list", "prompts/get"} {
+		assert.Equal(t, want, b.rows[toolCallRecord][i][method])
+	}
+	assert.Equal(t, [numUnmappedReasons]int64{}, b.unmapped.counts)
+}
+
+// No emitter's payload keys reach an attributes column, whatever the table.
+func TestPayloadKeysNeverReachAttributes(t *testing.T) {
+	m := pcommon.NewMap()
+	for _, k := range []string{
+		mcpconv.ToolArguments, mcpconv.ToolResult, mcpconv.GenAIToolCallArguments, mcpconv.GenAIToolCallResult,
+		mcpconv.TraceloopEntityInput, mcpconv.TraceloopEntityOutput, "gen_ai.input.messages", "gen_ai.output.messages",
+		"mcp.request.argument.message", "mcp.tool.result.content", "mcp.tool.result.content.0.text",
+	} {
+		m.PutStr(k, `{"secret":"s3cr3t"}`)
+	}
+	m.PutStr("mcp.tool.result.is_error", "false") // not a payload
+	m.PutStr("traceloop.span.kind", "tool")
+	got := attributesJSON(m, nil)
+	assert.Equal(t, `{"mcp.tool.result.is_error":"false","traceloop.span.kind":"tool"}`, string(got.(json.RawMessage)))
 }
 
 func TestAttributesJSON(t *testing.T) {

@@ -19,7 +19,7 @@ type TelemetryBuilder struct {
 	ExporterMcppgRowsWritten       metric.Int64Counter
 	ExporterMcppgRowsDuplicate     metric.Int64Counter
 	ExporterMcppgRowsRejected      metric.Int64Counter
-	ExporterMcppgRecordsUnmapped   metric.Int64Counter
+	ExporterMcppgItemsUnmapped     metric.Int64Counter
 	ExporterMcppgValuesNotPromoted metric.Int64Counter
 	ExporterMcppgBatchFallbacks    metric.Int64Counter
 	ExporterMcppgCommitFailures    metric.Int64Counter
@@ -43,9 +43,9 @@ func NewTelemetryBuilder(settings component.TelemetrySettings) (*TelemetryBuilde
 		metric.WithDescription("Items refused as bad data and recorded in rejected_event, per intended table and cause."),
 		metric.WithUnit("{row}"))
 	errs = errors.Join(errs, err)
-	b.ExporterMcppgRecordsUnmapped, err = b.meter.Int64Counter("otelcol_exporter_mcppg_records_unmapped",
-		metric.WithDescription("Log records of no known kind that are not errors (below ERROR severity, no exception.type), dropped."),
-		metric.WithUnit("{record}"))
+	b.ExporterMcppgItemsUnmapped, err = b.meter.Int64Counter("otelcol_exporter_mcppg_items_unmapped",
+		metric.WithDescription("Spans and log records that yield no row at all, per signal and reason (not_mcp, no_role, unknown_event, no_event_name)."),
+		metric.WithUnit("{item}"))
 	errs = errors.Join(errs, err)
 	b.ExporterMcppgValuesNotPromoted, err = b.meter.Int64Counter("otelcol_exporter_mcppg_values_not_promoted",
 		metric.WithDescription("Numbers of the wrong type or range for their column (the column is NULL, an attribute stays in attributes), per table and attribute."),
