@@ -1,0 +1,212 @@
+package mcpnormalizer
+
+import (
+	"math"
+	"strconv"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/mcp-bridge/otelcol-mcp/mcpconv"
+)
+
+// The shared fix-ups run on every span after its dialect's rules (or
+// without any dialect): they make telemetry that is nearly conventional
+// exactly so, at the cost of one pass over the span's attributes.
+//
+//   - keys of earlier drafts of the MCP conventions move to today's
+//     (mcp.tool.name, mcp.request.id, mcp.error.code);
+//   - rpc.response.status_code becomes a string (an int64 in some emitters);
+//   - an empty error.type is no error and is removed;
+//   - a tools/call whose result says isError (mcp.tool.result.is_error)
+//     gets error.type tool_error, as the MCP conventions ask;
+//   - a span of an MCP operation whose rpc.response.status_code holds a
+//     JSON-RPC error code and that shows no failure gets error.type = the
+//     code and, when its status is unset, status Error. Spans without
+//     mcp.method.name are left alone: in other RPC systems the key holds
+//     codes such as "OK".
+func fixSpan(span ptrace.Span) bool {
+	attrs := span.Attributes()
+	var (
+		changed    bool
+		method     bool
+		code       pcommon.Value
+		hasCode    bool
+		errType    pcommon.Value
+		hasErrType bool
+		aliases    bool
+		isError    bool
+	)
+	attrs.Range(func(k string, v pcommon.Value) bool {
+		switch k {
+		case mcpconv.MethodName:
+			method = v.Type() == pcommon.ValueTypeStr && v.Str() != ""
+		case mcpconv.RPCResponseStatusCode:
+			code, hasCode = v, true
+		case mcpconv.ErrorType:
+			errType, hasErrType = v, true
+		case draftToolName, draftRequestID, draftErrorCode:
+			aliases = true
+		case mcpconv.ToolResultIsError:
+			isError = (v.Type() == pcommon.ValueTypeBool && v.Bool()) || v.AsString() == "true"
+		}
+		return true
+	})
+	if aliases {
+		for _, a := range draftKeys {
+			if moveKey(attrs, a.from, a.to) {
+				changed = true
+			}
+		}
+		code, hasCode = attrs.Get(mcpconv.RPCResponseStatusCode)
+	}
+	if hasCode && code.Type() != pcommon.ValueTypeStr {
+		if s, ok := codeText(code); ok {
+			attrs.PutStr(mcpconv.RPCResponseStatusCode, s)
+		} else {
+			attrs.Remove(mcpconv.RPCResponseStatusCode)
+			hasCode = false
+		}
+		code, _ = attrs.Get(mcpconv.RPCResponseStatusCode)
+		changed = true
+	}
+	if hasErrType && errType.AsString() == "" {
+		attrs.Remove(mcpconv.ErrorType)
+		hasErrType = false
+		changed = true
+	}
+	if method && isError && !hasErrType {
+		attrs.PutStr(mcpconv.ErrorType, mcpconv.ErrorTypeToolError)
+		hasErrType = true
+		changed = true
+	}
+	if method && hasCode && !hasErrType && isJSONRPCError(code.Str()) {
+		attrs.PutStr(mcpconv.ErrorType, code.Str())
+		if span.Status().Code() == ptrace.StatusCodeUnset {
+			span.Status().SetCode(ptrace.StatusCodeError)
+		}
+		changed = true
+	}
+	return changed
+}
+
+// Keys of earlier drafts of the MCP conventions, still written by some
+// emitters, and the keys that replaced them.
+const (
+	draftToolName  = "mcp.tool.name"
+	draftRequestID = "mcp.request.id"
+	draftErrorCode = "mcp.error.code"
+)
+
+var draftKeys = []struct{ from, to string }{
+	{draftToolName, mcpconv.ToolName},
+	{draftRequestID, mcpconv.JSONRPCRequestID},
+	{draftErrorCode, mcpconv.RPCResponseStatusCode},
+}
+
+// codeText renders a numeric status code as the string the conventions
+// want: an int as is, a whole double without a fraction.
+func codeText(v pcommon.Value) (string, bool) {
+	switch v.Type() {
+	case pcommon.ValueTypeInt:
+		return strconv.FormatInt(v.Int(), 10), true
+	case pcommon.ValueTypeDouble:
+		f := v.Double()
+		if f == math.Trunc(f) && math.Abs(f) < 1<<53 {
+			return strconv.FormatInt(int64(f), 10), true
+		}
+	case pcommon.ValueTypeBool, pcommon.ValueTypeMap, pcommon.ValueTypeSlice, pcommon.ValueTypeBytes:
+		return "", false
+	}
+	return "", false
+}
+
+// isJSONRPCError reports a JSON-RPC error code: a non-zero integer. (JSON-RPC
+// reserves -32768..-32000; applications use other integers.)
+func isJSONRPCError(code string) bool {
+	n, err := strconv.ParseInt(code, 10, 64)
+	return err == nil && n != 0
+}
+
+// durationMetrics are the MCP duration histograms, in seconds by the
+// conventions.
+var durationMetrics = map[string]bool{
+	mcpconv.MetricServerOperationDuration: true,
+	mcpconv.MetricClientOperationDuration: true,
+}
+
+// unitScale is the factor from a duration unit to seconds.
+var unitScale = map[string]float64{"ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9, "min": 60}
+
+// fixMetric converts an MCP duration histogram recorded in another unit to
+// seconds (bounds, sum, min and max). Exponential histograms are left as
+// they are: their buckets cannot be rescaled exactly.
+func fixMetric(m pmetric.Metric) bool {
+	if !durationMetrics[m.Name()] || m.Type() != pmetric.MetricTypeHistogram {
+		return false
+	}
+	f, ok := unitScale[m.Unit()]
+	if !ok {
+		return false
+	}
+	points := m.Histogram().DataPoints()
+	for i := 0; i < points.Len(); i++ {
+		dp := points.At(i)
+		bounds := dp.ExplicitBounds()
+		for j := 0; j < bounds.Len(); j++ {
+			bounds.SetAt(j, bounds.At(j)*f)
+		}
+		if dp.HasSum() {
+			dp.SetSum(dp.Sum() * f)
+		}
+		if dp.HasMin() {
+			dp.SetMin(dp.Min() * f)
+		}
+		if dp.HasMax() {
+			dp.SetMax(dp.Max() * f)
+		}
+	}
+	m.SetUnit("s")
+	return true
+}
+
+// setRole makes a span of an MCP operation a SERVER span (the serving side:
+// a server or a router's inbound request) or a CLIENT span (the calling
+// side), whatever kind its emitter gave it; the exporter's classification
+// reads the kind.
+func setRole(span ptrace.Span, server bool) bool {
+	want := ptrace.SpanKindClient
+	if server {
+		want = ptrace.SpanKindServer
+	}
+	if span.Kind() == want {
+		return false
+	}
+	span.SetKind(want)
+	return true
+}
+
+// conventionalName is the span name of the conventions: "{method} {target}",
+// or the method alone when there is no target.
+func conventionalName(method, target string) string {
+	if target == "" {
+		return method
+	}
+	return method + " " + target
+}
+
+// setName sets the conventional span name from the span's method and tool
+// (for tools/call) or prompt target and reports whether it changed.
+func setName(span ptrace.Span, target string) bool {
+	method := strAttr(span.Attributes(), mcpconv.MethodName)
+	if method == "" {
+		return false
+	}
+	name := conventionalName(method, target)
+	if span.Name() == name {
+		return false
+	}
+	span.SetName(name)
+	return true
+}

@@ -1,0 +1,69 @@
+package mcpnormalizer
+
+import (
+	"strings"
+
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/mcp-bridge/otelcol-mcp/mcpconv"
+)
+
+// The official MCP Python SDK v2 (modelcontextprotocol/python-sdk,
+// src/mcp/shared/_otel.py), scope "mcp-python-sdk". SERVER spans are
+// conventional ("{method} {target}", convention keys, no mcp.session.id).
+// CLIENT spans are named "MCP send {method} {target}" and carry only
+// mcp.method.name and jsonrpc.request.id: the tool (or prompt) comes from
+// the name, and the name becomes the conventional one. The CLIENT span ends
+// before the response is read, so a JSON-RPC error or an isError result
+// never shows on it.
+func init() {
+	register(&dialect{
+		name:   "python-sdk",
+		scopes: []string{"mcp-python-sdk"},
+		span:   pythonSDKSpan,
+	})
+}
+
+const pythonSendPrefix = "MCP send "
+
+func pythonSDKSpan(span ptrace.Span) bool {
+	rest, ok := strings.CutPrefix(span.Name(), pythonSendPrefix)
+	if !ok {
+		return false
+	}
+	return targetFromName(span, rest)
+}
+
+// targetFromName takes the target of "{method} {target}" (name, without any
+// prefix of the emitter) into the span's tool or prompt key when the span
+// lacks it, and gives the span its conventional name. It reports whether it
+// changed the span.
+func targetFromName(span ptrace.Span, name string) bool {
+	attrs := span.Attributes()
+	method := strAttr(attrs, mcpconv.MethodName)
+	changed := false
+	if method == "" {
+		return false
+	}
+	target := ""
+	if rest, ok := strings.CutPrefix(name, method); ok {
+		target = strings.TrimSpace(rest)
+	}
+	switch method {
+	case mcpconv.MethodToolsCall:
+		changed = putStrIfAbsent(attrs, mcpconv.ToolName, target)
+		target = strAttr(attrs, mcpconv.ToolName)
+	case methodPromptsGet:
+		changed = putStrIfAbsent(attrs, promptName, target)
+		target = strAttr(attrs, promptName)
+	default:
+		target = ""
+	}
+	return setName(span, target) || changed
+}
+
+const (
+	methodPromptsGet = "prompts/get"
+	// promptName is the prompt of a prompts/get in the GenAI conventions.
+	promptName = "gen_ai.prompt.name"
+)
