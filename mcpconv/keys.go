@@ -96,19 +96,33 @@ const (
 	GenAIToolCallResult    = "gen_ai.tool.call.result"
 	TraceloopEntityInput   = "traceloop.entity.input"
 	TraceloopEntityOutput  = "traceloop.entity.output"
+	// ToolResultIsError is the isError flag of a tools/call result, as
+	// some emitters record it (a flag, not a payload).
+	ToolResultIsError = "mcp.tool.result.is_error"
+	// ErrorTypeToolError is the error.type of a tools/call whose result has
+	// isError set.
+	ErrorTypeToolError = "tool_error"
 )
 
 // IsPayloadKey reports an attribute key that carries a tool payload: the
 // keys above, gen_ai.input.messages / gen_ai.output.messages, and the
 // families some emitters spread over one key per argument or content item
-// (mcp.request.argument.*, mcp.tool.result.content.*). It is called for
-// every stored attribute, so it compares strings instead of hashing.
+// (Sentry: mcp.request.argument.*, mcp.tool.result[.N].*,
+// mcp.prompt.result[.N].*, mcp.logging.message), except the counts and flags
+// among them. It is called for every stored attribute, so it compares
+// strings instead of hashing.
 func IsPayloadKey(key string) bool {
 	switch {
 	case strings.HasPrefix(key, "mcp."):
-		return key == ToolArguments || key == ToolResult ||
-			strings.HasPrefix(key, "mcp.request.argument.") ||
-			key == "mcp.tool.result.content" || strings.HasPrefix(key, "mcp.tool.result.content.")
+		switch key {
+		case ToolArguments, ToolResult, "mcp.logging.message":
+			return true
+		case ToolResultIsError, "mcp.tool.result.content_count", "mcp.prompt.result.message_count":
+			return false
+		}
+		return strings.HasPrefix(key, "mcp.request.argument.") ||
+			strings.HasPrefix(key, "mcp.tool.result.") ||
+			strings.HasPrefix(key, "mcp.prompt.result.")
 	case strings.HasPrefix(key, "gen_ai."):
 		return key == GenAIToolCallArguments || key == GenAIToolCallResult ||
 			key == "gen_ai.input.messages" || key == "gen_ai.output.messages"

@@ -233,14 +233,16 @@ func TestPayloadKeysNeverReachAttributes(t *testing.T) {
 	for _, k := range []string{
 		mcpconv.ToolArguments, mcpconv.ToolResult, mcpconv.GenAIToolCallArguments, mcpconv.GenAIToolCallResult,
 		mcpconv.TraceloopEntityInput, mcpconv.TraceloopEntityOutput, "gen_ai.input.messages", "gen_ai.output.messages",
-		"mcp.request.argument.message", "mcp.tool.result.content", "mcp.tool.result.content.0.text",
+		"mcp.request.argument.message", "mcp.tool.result.content", "mcp.tool.result.1.content",
+		"mcp.prompt.result.message_content", "mcp.logging.message",
 	} {
 		m.PutStr(k, `{"secret":"s3cr3t"}`)
 	}
-	m.PutStr("mcp.tool.result.is_error", "false") // not a payload
+	m.PutBool("mcp.tool.result.is_error", false) // not payloads
+	m.PutInt("mcp.tool.result.content_count", 1)
 	m.PutStr("traceloop.span.kind", "tool")
 	got := attributesJSON(m, nil)
-	assert.Equal(t, `{"mcp.tool.result.is_error":"false","traceloop.span.kind":"tool"}`, string(got.(json.RawMessage)))
+	assert.Equal(t, `{"mcp.tool.result.is_error":false,"mcp.tool.result.content_count":1,"traceloop.span.kind":"tool"}`, string(got.(json.RawMessage)))
 }
 
 func TestAttributesJSON(t *testing.T) {
