@@ -34,6 +34,7 @@ try {
     operations,
   });
 } finally {
+  await client.close(); // a no-op when already closed; after an error it stops the stdio child
   const code = server && (await stopServer(server)); // it flushes its spans on SIGTERM
   if (server && code !== 0) {
     console.error(`sentry-server exited with ${code}`);

@@ -46,6 +46,7 @@ try {
     operations,
   });
 } finally {
-  await provider.shutdown();
+  await client.close(); // a no-op when already closed; after an error it stops the stdio child
   if (server) await stopServer(server);
+  await provider.shutdown(); // flushes; rejects when the OTLP export failed
 }
