@@ -3,14 +3,22 @@ package mcpeventsreceiver
 import (
 	"bytes"
 	"encoding/hex"
+	"errors"
+	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
+	"github.com/go-json-experiment/json/jsontext"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 )
+
+// The JSON grammar (RFC 8259: UTF-8, escapes, surrogates, numbers) is
+// jsontext's; this file walks its tokens through the field table of
+// fields.go and turns what is wrong into problems.
 
 // bodyFormat is how the events of a request are framed.
 type bodyFormat uint8
@@ -34,8 +42,18 @@ type decodeLimits struct {
 	maxTextLength  int
 }
 
-// maxDetails caps the problems a 400 answer lists; the rest are counted.
-const maxDetails = 100
+// Bounds: the problems a 400 answer lists (the rest are counted), the
+// nesting of an event (tool arguments and results are the only deep
+// values), the fields and problems an event keeps, the elements of one
+// array (tools, candidates, an attribute's values) and the extra
+// attributes of an event (their lookup is linear, here and in pdata).
+const (
+	maxDetails    = 100
+	maxDepth      = 64
+	maxRefs       = int(numFields) + maxDetails
+	maxElements   = 1024
+	maxAttributes = 128
+)
 
 // problem is one reason a request was refused, as the 400 answer lists it.
 type problem struct {
@@ -46,8 +64,12 @@ type problem struct {
 	Line int `json:"line"`
 	// Path names the field: server_key, exception.type, tools[2],
 	// attributes.tenant; empty for the event as a whole.
-	Path   string `json:"path"`
-	Reason string `json:"reason"`
+	Path string `json:"path"`
+	// Pointer is the JSON pointer (RFC 6901) of the offending value (or of
+	// the missing field) in the body, or in the NDJSON line: /3/tools/2,
+	// /3/attributes/tenant; /3 for the fourth event of an array as a whole.
+	Pointer string `json:"pointer"`
+	Reason  string `json:"reason"`
 }
 
 // Timestamps outside [minTime, maxTime) are refused: a unix time in
@@ -57,10 +79,18 @@ var (
 	maxTime = time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
 )
 
+// The kinds of attrValue.
+const (
+	jsonString = jsontext.Kind('"')
+	jsonNumber = jsontext.Kind('0')
+	jsonBool   = jsontext.Kind('t')
+	jsonArray  = jsontext.Kind('[')
+)
+
 // attrValue is an extra attribute's value: a scalar or an array of
 // scalars. It is kept small: arrays of tiny values are the densest input.
 type attrValue struct {
-	kind jsonKind // jsonString, jsonNumber, jsonBool or jsonArray
+	kind jsontext.Kind
 	// isInt tells an integer number from a double; b is a boolean's value.
 	isInt, b bool
 	// num holds an integer, or a double's bits.
@@ -82,6 +112,26 @@ type exceptionValue struct {
 	typ, message, stacktrace string
 }
 
+var exceptionKeys = []string{"type", "message", "stacktrace"}
+
+// loc names a value of an event: a field, a member of the exception or
+// attributes object, an element of an array (elem is 1 + its index).
+type loc struct {
+	name, key string
+	elem      int
+}
+
+func (l loc) path() string {
+	p := l.name
+	if l.key != "" {
+		p += "." + l.key
+	}
+	if l.elem > 0 {
+		p += "[" + strconv.Itoa(l.elem-1) + "]"
+	}
+	return p
+}
+
 // fieldRef records a field as it appeared in the event, for the problems
 // that can only be told once the event's type is known.
 type fieldRef struct {
@@ -96,7 +146,7 @@ type fieldRef struct {
 
 type fieldProblem struct {
 	pos    int
-	path   string
+	at     loc
 	reason string
 }
 
@@ -133,28 +183,24 @@ type event struct {
 	extraProblems int
 }
 
-// Per-event bounds: the fields and problems an event keeps, and the
-// elements of one array (tools, candidates, an attribute's values).
-const (
-	maxRefs     = int(numFields) + maxDetails
-	maxElements = 1024
-)
-
-func (e *event) reset(index, start int) {
+func (e *event) reset(index int) {
 	tools, candidates, attrs, refs, problems := e.tools[:0], e.candidates[:0], e.attrs[:0], e.refs[:0], e.problems[:0]
-	*e = event{index: index, start: start}
+	*e = event{index: index}
 	e.tools, e.candidates, e.attrs, e.refs, e.problems = tools, candidates, attrs, refs, problems
 }
 
 func (e *event) has(f fieldID) bool { return e.set&bit(f) != 0 }
 
-func (e *event) problem(pos int, path, reason string) {
+func (e *event) problem(pos int, at loc, reason string) {
 	if len(e.problems) >= maxDetails {
 		e.extraProblems++
 		return
 	}
-	e.problems = append(e.problems, fieldProblem{pos: pos, path: path, reason: reason})
+	e.problems = append(e.problems, fieldProblem{pos: pos, at: at, reason: reason})
 }
+
+// decodeOptions: a repeated name is a problem of the event, not malformed JSON.
+var decodeOptions = jsontext.AllowDuplicateNames(true)
 
 // decoder turns the body of one request into pdata, or into the problems
 // that refuse it. It checks every event before anything is handed on.
@@ -165,14 +211,19 @@ type decoder struct {
 	// observed is the receive time, the log records' observed timestamp.
 	observed pcommon.Timestamp
 
-	s   scanner
-	ev  event
-	out batch
-
-	// lineBase is the line of s.data[0] (NDJSON: the current line);
-	// ndjson tells whether a problem's line is the line itself.
+	dec *jsontext.Decoder
+	src bytes.Buffer
+	// data is what dec reads: the body, or one NDJSON line; offsets are
+	// into it. lineBase is the line of data[0].
+	data     []byte
 	lineBase int
 	ndjson   bool
+	// depth0 is dec's stack depth around an event (1 in an array of events).
+	depth0  int
+	scratch []byte
+
+	ev  event
+	out batch
 
 	events        int
 	invalidEvents int
@@ -182,43 +233,45 @@ type decoder struct {
 }
 
 func newDecoder(limits decodeLimits, pipelines [numSignals]bool) *decoder {
-	return &decoder{limits: limits, pipelines: pipelines}
+	d := &decoder{limits: limits, pipelines: pipelines}
+	d.dec = jsontext.NewDecoder(&d.src, decodeOptions)
+	return d
 }
 
 // decode reads a request body. The result is valid when d.problems is
 // empty and d.tooMany is false.
 func (d *decoder) decode(body []byte, format bodyFormat, now time.Time) {
 	d.observed = pcommon.NewTimestampFromTime(now)
-	d.events, d.invalidEvents, d.moreProblems, d.tooMany, d.ndjson = 0, 0, 0, false, false
+	d.events, d.invalidEvents, d.moreProblems, d.tooMany = 0, 0, 0, false
+	d.ndjson, d.depth0 = format == formatNDJSON, 0
 	d.problems = d.problems[:0]
 	d.out.reset()
-	if format == formatNDJSON {
+	if d.ndjson {
 		d.decodeNDJSON(body)
 	} else {
 		d.decodeArray(body)
 	}
+	d.start(nil, 0) // keep no reference to the body
+}
+
+// start points the tokenizer at data, whose first line is line.
+func (d *decoder) start(data []byte, line int) {
+	d.data, d.lineBase = data, line
+	d.src = *bytes.NewBuffer(data) // read in place, not copied
+	d.dec.Reset(&d.src, decodeOptions)
 }
 
 func (d *decoder) decodeNDJSON(body []byte) {
-	d.ndjson = true
-	line := 0
-	for len(body) > 0 && !d.tooMany {
-		line++
-		text := body
-		if i := bytes.IndexByte(body, '\n'); i >= 0 {
-			text, body = body[:i], body[i+1:]
-		} else {
-			body = nil
-		}
-		d.s.reset(text)
-		d.lineBase = line
-		d.s.skipWS()
-		if d.s.eof() {
+	for line := 1; len(body) > 0; line++ {
+		var text []byte
+		text, body, _ = bytes.Cut(body, []byte{'\n'})
+		if len(bytes.TrimLeft(text, " \t\r")) == 0 {
 			continue // blank line
 		}
 		if !d.startEvent() {
 			return
 		}
+		d.start(text, line)
 		if err := d.decodeEvent(); err != nil {
 			d.syntaxProblem(err)
 		}
@@ -226,11 +279,10 @@ func (d *decoder) decodeNDJSON(body []byte) {
 }
 
 func (d *decoder) decodeArray(body []byte) {
-	d.s.reset(body)
-	d.lineBase = 1
-	s := &d.s
-	switch s.peekKind() {
-	case jsonObject: // a single event
+	d.start(body, 1)
+	dec := d.dec
+	switch dec.PeekKind() {
+	case '{': // a single event
 		if !d.startEvent() {
 			return
 		}
@@ -238,40 +290,36 @@ func (d *decoder) decodeArray(body []byte) {
 			d.syntaxProblem(err)
 			return
 		}
-	case jsonArray:
-		s.pos++
-		if !s.consume(']') {
-			for {
-				s.skipWS()
-				if !d.startEvent() {
-					return
-				}
-				if err := d.decodeEvent(); err != nil {
-					d.syntaxProblem(err)
-					return
-				}
-				if s.consume(',') {
-					continue
-				}
-				if s.consume(']') {
-					break
-				}
-				d.syntaxProblem(s.unexpectedIn("expected ',' or ']' after an event"))
+	case '[':
+		d.depth0 = 1
+		_, _ = dec.ReadToken()
+		for k := dec.PeekKind(); k != ']'; k = dec.PeekKind() {
+			if k == 0 { // malformed between events: the problem takes the next index
+				d.ev.closed = true
+				_, err := dec.ReadToken()
+				d.syntaxProblem(err)
+				return
+			}
+			if !d.startEvent() {
+				return
+			}
+			if err := d.decodeEvent(); err != nil {
+				d.syntaxProblem(err)
 				return
 			}
 		}
+		_, _ = dec.ReadToken()
 	default:
-		if s.eof() {
+		if len(bytes.TrimLeft(body, " \t\r\n")) == 0 {
 			return // no events
 		}
 		d.events++
-		d.ev.reset(0, s.pos)
-		d.syntaxProblem(s.fail("the body must be a JSON array of events or one event object"))
+		d.ev.reset(0)
+		d.syntaxProblem(d.fail(d.nextPos(), "the body must be a JSON array of events or one event object"))
 		return
 	}
-	s.skipWS()
-	if !s.eof() {
-		d.syntaxProblem(s.fail("unexpected data after the events"))
+	if pos := d.skipWS(int(dec.InputOffset())); pos < len(d.data) {
+		d.syntaxProblem(d.fail(pos, "unexpected data after the events"))
 	}
 }
 
@@ -281,27 +329,75 @@ func (d *decoder) startEvent() bool {
 		d.tooMany = true
 		return false
 	}
-	d.ev.reset(d.events, d.s.pos)
+	d.ev.reset(d.events)
 	d.events++
 	return true
 }
 
-// lineAt is the line of offset pos of the scanned text.
+func (d *decoder) skipWS(pos int) int {
+	for pos < len(d.data) && strings.IndexByte(" \t\r\n", d.data[pos]) >= 0 {
+		pos++
+	}
+	return pos
+}
+
+// nextPos is the offset of the next token (past a ',' or ':').
+func (d *decoder) nextPos() int {
+	pos := d.skipWS(int(d.dec.InputOffset()))
+	if pos < len(d.data) && (d.data[pos] == ',' || d.data[pos] == ':') {
+		pos = d.skipWS(pos + 1)
+	}
+	return pos
+}
+
+// lineAt is the line of offset pos of data.
 func (d *decoder) lineAt(pos int) int {
 	if d.ndjson {
 		return d.lineBase
 	}
-	pos = min(pos, len(d.s.data))
-	return d.lineBase + bytes.Count(d.s.data[:pos], []byte{'\n'})
+	return d.lineBase + bytes.Count(d.data[:min(pos, len(d.data))], []byte{'\n'})
+}
+
+// pointer is the JSON pointer of a value of the current event.
+func (d *decoder) pointer(at loc) string {
+	var p jsontext.Pointer
+	if d.depth0 == 1 {
+		p = p.AppendToken(strconv.Itoa(d.ev.index))
+	}
+	for _, tok := range [...]string{at.name, at.key} {
+		if tok != "" {
+			p = p.AppendToken(tok)
+		}
+	}
+	if at.elem > 0 {
+		p = p.AppendToken(strconv.Itoa(at.elem - 1))
+	}
+	return string(p)
 }
 
 // addProblem records a problem of the current event.
-func (d *decoder) addProblem(pos int, path, reason string) {
+func (d *decoder) addProblem(pos int, at loc, reason string) {
+	d.add(pos, at.path(), d.pointer(at), reason)
+}
+
+func (d *decoder) add(pos int, path, pointer, reason string) {
 	if len(d.problems) >= maxDetails {
 		d.moreProblems++
 		return
 	}
-	d.problems = append(d.problems, problem{Index: d.ev.index, Line: d.lineAt(pos), Path: path, Reason: reason})
+	d.problems = append(d.problems, problem{Index: d.ev.index, Line: d.lineAt(pos), Path: path, Pointer: pointer, Reason: reason})
+}
+
+// syntaxError is malformed JSON at offset pos of data.
+type syntaxError struct {
+	pos      int
+	ptr, msg string
+}
+
+func (e *syntaxError) Error() string { return "invalid JSON: " + e.msg }
+
+func (d *decoder) fail(pos int, msg string) error {
+	return &syntaxError{pos: pos, ptr: string(d.dec.StackPointer()), msg: msg}
 }
 
 // syntaxProblem records malformed JSON in the current event; the problems
@@ -310,18 +406,94 @@ func (d *decoder) addProblem(pos int, path, reason string) {
 // takes the index the next event would have; an NDJSON line is its event.
 func (d *decoder) syntaxProblem(err error) {
 	if d.ev.closed && !d.ndjson {
-		d.ev.reset(d.events, d.s.pos)
+		d.ev.reset(d.events)
 	}
 	if !d.ev.invalid {
 		d.ev.invalid = true
 		d.invalidEvents++
 	}
-	se, ok := err.(*syntaxError)
-	if !ok {
-		d.addProblem(d.s.pos, "", err.Error())
-		return
+	se := d.syntax(err)
+	d.add(se.pos, d.currentField(se.pos), se.ptr, se.Error())
+}
+
+// syntax words an error of the tokenizer: where it is, and what was
+// expected there instead.
+func (d *decoder) syntax(err error) *syntaxError {
+	if se, ok := err.(*syntaxError); ok {
+		return se
 	}
-	d.addProblem(se.pos, d.currentField(se.pos), se.Error())
+	se := &syntaxError{pos: len(d.data), msg: err.Error()}
+	var je *jsontext.SyntacticError
+	if errors.As(err, &je) {
+		se.pos, se.ptr, se.msg = int(je.ByteOffset), string(je.JSONPointer), je.Err.Error()
+	}
+	switch msg := se.msg; {
+	case err == io.EOF || je != nil && je.Err == io.ErrUnexpectedEOF:
+		se.pos, se.msg = len(d.data), "unexpected end of input in string"
+		if pos := d.nextPos(); pos >= len(d.data) || d.data[pos] != '"' {
+			se.msg = "unexpected end of input, " + d.expected()
+		}
+	case je == nil:
+	case msg == "invalid UTF-8":
+		se.msg = "invalid UTF-8 in string"
+	case strings.HasPrefix(msg, "invalid surrogate pair"):
+		se.msg = `unpaired surrogate in \u escape`
+	case strings.HasPrefix(msg, "invalid escape sequence `\\u"):
+		se.msg = `invalid \u escape`
+	case strings.HasPrefix(msg, "invalid escape sequence") && se.pos+1 < len(d.data):
+		se.msg = `invalid escape '\` + string(rune(d.data[se.pos+1])) + "'"
+	case strings.Contains(msg, " in string"):
+		se.msg = "control character in string (escape it)"
+	case strings.Contains(msg, " in literal"):
+		se.pos = d.nextPos()
+		se.msg = d.unexpected(se.pos)
+	case strings.Contains(msg, " in number"):
+		se.msg = "invalid number"
+	default: // a character out of place
+		if strings.HasSuffix(msg, "at start of value") || je.Err == jsontext.ErrNonStringName {
+			se.pos = d.nextPos()
+		}
+		se.msg = d.unexpected(se.pos) + ", " + d.expected()
+	}
+	return se
+}
+
+func (d *decoder) unexpected(pos int) string {
+	if pos >= len(d.data) {
+		return "unexpected end of input"
+	}
+	if c := d.data[pos]; c >= 0x20 && c < utf8.RuneSelf {
+		return "unexpected character '" + string(rune(c)) + "'"
+	}
+	return "unexpected byte 0x" + hex.EncodeToString(d.data[pos:pos+1])
+}
+
+// expected tells what the grammar wants where the tokenizer stopped.
+func (d *decoder) expected() string {
+	depth := d.dec.StackDepth()
+	kind, n := d.dec.StackIndex(depth)
+	rest := bytes.TrimLeft(d.dec.UnreadBuffer(), " \t\r\n")
+	sep := len(rest) > 0 && (rest[0] == ',' || rest[0] == ':')
+	events := depth == 1 && d.depth0 == 1
+	switch {
+	case kind == '{' && n%2 == 1 && !sep:
+		return "expected ':' after a field name"
+	case kind == '{' && n%2 == 1:
+		return "expected a value"
+	case kind == '{' && (n == 0 || sep):
+		return "expected a field name"
+	case kind == '{':
+		return "expected ',' or '}'"
+	case kind == '[' && events && (n == 0 || sep):
+		return "expected an event object"
+	case kind == '[' && events:
+		return "expected ',' or ']' after an event"
+	case kind == '[' && (n == 0 || sep):
+		return "expected a value"
+	case kind == '[':
+		return "expected ',' or ']'"
+	}
+	return "expected an event object"
 }
 
 // currentField names the top-level field being read at pos, if any.
@@ -330,211 +502,267 @@ func (d *decoder) currentField(pos int) string {
 	if d.ev.closed || len(refs) == 0 || refs[len(refs)-1].pos > pos {
 		return ""
 	}
-	r := refs[len(refs)-1]
-	if r.id == fieldNone {
+	if r := refs[len(refs)-1]; r.id == fieldNone {
 		return r.name
 	}
-	return fields[r.id].name
+	return fields[refs[len(refs)-1].id].name
+}
+
+// token reads a '{', '}', '[' or ']' that PeekKind announced.
+func (d *decoder) token() error {
+	_, err := d.dec.ReadToken()
+	return err
+}
+
+// skip reads and discards one value of any kind, within maxDepth; nul,
+// if given, is set when a string in it holds a NUL character.
+func (d *decoder) skip(nul *bool) error {
+	dec := d.dec
+	depth := dec.StackDepth()
+	for {
+		switch k := dec.PeekKind(); k {
+		case '{', '[':
+			if dec.StackDepth()-d.depth0 >= maxDepth {
+				return d.fail(d.nextPos(), "nesting deeper than 64 levels")
+			}
+			fallthrough
+		case '}', ']':
+			if err := d.token(); err != nil {
+				return err
+			}
+		default:
+			raw, err := dec.ReadValue()
+			if err != nil {
+				return err
+			}
+			if nul != nil && k == '"' && bytes.Contains(raw, []byte(`\u0000`)) && bytes.IndexByte(d.unquote(raw), 0) >= 0 {
+				*nul = true
+			}
+		}
+		if dec.StackDepth() <= depth {
+			return nil
+		}
+	}
+}
+
+// skipRest skips the remaining members or elements of the object or array
+// being read, and its closing bracket.
+func (d *decoder) skipRest() error {
+	for k := d.dec.PeekKind(); k != '}' && k != ']'; k = d.dec.PeekKind() {
+		if err := d.skip(nil); err != nil {
+			return err
+		}
+	}
+	return d.token()
+}
+
+// unquote is the content of a string token; it may be d.scratch, valid
+// until the next call.
+func (d *decoder) unquote(raw []byte) []byte {
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return raw[1 : len(raw)-1]
+	}
+	d.scratch, _ = jsontext.AppendUnquote(d.scratch[:0], raw)
+	return d.scratch
+}
+
+func (d *decoder) readName() ([]byte, error) {
+	raw, err := d.dec.ReadValue()
+	if err != nil {
+		return nil, err
+	}
+	return d.unquote(raw), nil
 }
 
 // decodeEvent reads one event object, checks it and, while the request is
 // still valid, adds it to the batch. Only malformed JSON is returned.
 func (d *decoder) decodeEvent() error {
-	s := &d.s
-	e := &d.ev
-	if k := s.peekKind(); k != jsonObject {
-		if k == jsonInvalid {
-			return s.unexpectedIn("expected an event object")
-		}
-		start := s.pos
-		if err := s.skipValue(0); err != nil {
+	dec, e := d.dec, &d.ev
+	k := dec.PeekKind()
+	e.start = d.nextPos()
+	if k != '{' {
+		if err := d.skip(nil); err != nil {
 			return err
 		}
-		d.ev.invalid = true
+		e.invalid = true
 		d.invalidEvents++
-		d.addProblem(start, "", "an event must be a JSON object, got "+k.String())
+		d.addProblem(e.start, loc{}, "an event must be a JSON object, got "+kindName(k))
 		return nil
 	}
-	s.pos++
-	if !s.consume('}') {
-		for {
-			s.skipWS()
-			keyPos := s.pos
-			key, err := s.readKey()
-			if err != nil {
-				return err
-			}
-			s.skipWS()
-			id, known := fieldByName[string(key)]
-			first := known && e.seen&bit(id) == 0
-			if !first && len(e.refs) >= maxRefs {
-				// Unknown or repeated, beyond what a 400 answer lists: count it.
-				e.extraProblems++
-				if err := s.skipValue(1); err != nil {
-					return err
-				}
-			} else {
-				ref := fieldRef{id: id, pos: keyPos, from: len(e.problems), to: -1}
-				extra := e.extraProblems
-				switch {
-				case !known:
-					ref.id, ref.name = fieldNone, string(key)
-					e.refs = append(e.refs, ref)
-					err = s.skipValue(1)
-				case !first:
-					e.refs = append(e.refs, ref)
-					e.problem(keyPos, fields[id].name, "duplicate field")
-					err = s.skipValue(1)
-				default:
-					e.seen |= bit(id)
-					e.refs = append(e.refs, ref)
-					err = d.decodeField(id)
-				}
-				if err != nil {
-					return err
-				}
-				r := &e.refs[len(e.refs)-1]
-				r.to = len(e.problems)
-				r.failed = r.to > r.from || e.extraProblems > extra
-			}
-			more, err := s.more('}')
-			if err != nil {
-				return err
-			}
-			if !more {
-				break
-			}
+	if err := d.token(); err != nil {
+		return err
+	}
+	for dec.PeekKind() != '}' {
+		keyPos := d.nextPos()
+		key, err := d.readName()
+		if err == nil {
+			err = d.member(key, keyPos)
+		}
+		if err != nil {
+			return err
 		}
 	}
+	if err := d.token(); err != nil {
+		return err
+	}
 	e.closed = true
-	if d.ndjson {
-		if s.skipWS(); !s.eof() {
-			return s.fail("unexpected data after the event; NDJSON takes one event per line")
-		}
+	if pos := d.skipWS(int(dec.InputOffset())); d.ndjson && pos < len(d.data) {
+		return d.fail(pos, "unexpected data after the event; NDJSON takes one event per line")
 	}
 	d.finishEvent()
 	return nil
 }
 
-// valueProblem records a problem with the value at pos and skips it.
-func (d *decoder) valueProblem(pos int, path, reason string) error {
-	d.ev.problem(pos, path, reason)
-	d.s.pos = pos
-	return d.s.skipValue(1)
+// member reads the value of the top-level field key.
+func (d *decoder) member(key []byte, keyPos int) error {
+	e := &d.ev
+	id, known := fieldByName[string(key)]
+	first := known && e.seen&bit(id) == 0
+	if !first && len(e.refs) >= maxRefs {
+		// Unknown or repeated, beyond what a 400 answer lists: count it.
+		e.extraProblems++
+		return d.skip(nil)
+	}
+	ref := fieldRef{id: id, pos: keyPos, from: len(e.problems), to: -1}
+	extra := e.extraProblems
+	var err error
+	switch {
+	case !known:
+		ref.id, ref.name = fieldNone, string(key)
+		e.refs = append(e.refs, ref)
+		err = d.skip(nil)
+	case !first:
+		e.refs = append(e.refs, ref)
+		e.problem(keyPos, loc{name: fields[id].name}, "duplicate field")
+		err = d.skip(nil)
+	default:
+		e.seen |= bit(id)
+		e.refs = append(e.refs, ref)
+		err = d.decodeField(id)
+	}
+	r := &e.refs[len(e.refs)-1]
+	r.to = len(e.problems)
+	r.failed = r.to > r.from || e.extraProblems > extra
+	return err
 }
 
-func wrongType(want string, got jsonKind) string { return "must be " + want + ", got " + got.String() }
+func kindName(k jsontext.Kind) string {
+	switch k {
+	case '"':
+		return "string"
+	case '0':
+		return "number"
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	case 't', 'f':
+		return "boolean"
+	case 'n':
+		return "null"
+	}
+	return "invalid"
+}
+
+// wrong records a value of the wrong JSON kind and skips it.
+func (d *decoder) wrong(pos int, at loc, want string, got jsontext.Kind) error {
+	d.ev.problem(pos, at, "must be "+want+", got "+kindName(got))
+	return d.skip(nil)
+}
 
 // decodeField reads the value of a known field.
 func (d *decoder) decodeField(id fieldID) error {
-	s := &d.s
-	e := &d.ev
-	spec := &fields[id]
-	pos := s.pos
-	k := s.peekKind()
-	if k == jsonNull { // null is as good as absent
-		return s.readNull()
+	dec, e, spec := d.dec, &d.ev, &fields[id]
+	at := loc{name: spec.name}
+	pos, k := d.nextPos(), dec.PeekKind()
+	if k == 'n' { // null is as good as absent
+		return d.skip(nil)
 	}
+	var raw []byte
+	var err error
 	switch spec.kind {
-	case kindType, kindShort, kindText, kindEnum, kindTraceID, kindSpanID, kindThreshold:
-		if k != jsonString {
-			return d.valueProblem(pos, spec.name, wrongType("a string", k))
-		}
-		v, ok, err := d.readString(spec.name, pos, d.lengthLimit(spec.kind))
-		if err != nil || !ok {
-			return err
-		}
-		if v == "" {
-			e.empty |= bit(id)
-			return nil
-		}
-		d.setString(id, pos, v)
-	case kindStrOrInt:
-		switch k {
-		case jsonString:
-			v, ok, err := d.readString(spec.name, pos, d.limits.maxFieldLength)
-			if err != nil || !ok {
-				return err
-			}
-			if v == "" {
-				e.empty |= bit(id)
-				return nil
-			}
-			e.str[id] = v
-			e.set |= bit(id)
-		case jsonNumber:
-			raw, isInt, err := s.readNumber()
-			if err != nil {
-				return err
-			}
-			if _, fits := parseInt(raw); !isInt || !fits {
-				return d.valueProblem(pos, spec.name, "must be a string or an integer, got "+excerpt(raw))
-			}
-			e.str[id] = string(raw)
-			e.set |= bit(id)
-		default:
-			return d.valueProblem(pos, spec.name, wrongType("a string or an integer", k))
-		}
 	case kindTime:
 		return d.decodeTime(id, pos, k)
-	case kindInt:
-		if k != jsonNumber {
-			return d.valueProblem(pos, spec.name, wrongType("an integer", k))
-		}
-		raw, isInt, err := s.readNumber()
-		if err != nil {
-			return err
-		}
-		n, fits := parseInt(raw)
-		if !isInt || !fits || n < spec.min || n > spec.max {
-			if !isInt {
-				e.problem(pos, spec.name, "must be an integer, got "+excerpt(raw))
-			} else {
-				e.problem(pos, spec.name, "must be between "+strconv.FormatInt(spec.min, 10)+" and "+
-					strconv.FormatInt(spec.max, 10)+", got "+excerpt(raw))
-			}
-			return nil
-		}
-		e.num[id] = n
-		e.set |= bit(id)
-	case kindMillis:
-		if k != jsonNumber {
-			return d.valueProblem(pos, spec.name, wrongType("a number", k))
-		}
-		raw, _, err := s.readNumber()
-		if err != nil {
-			return err
-		}
-		f, perr := strconv.ParseFloat(string(raw), 64)
-		if perr != nil || f < 0 || f > float64(spec.max) {
-			e.problem(pos, spec.name, "must be between 0 and "+strconv.FormatInt(spec.max, 10)+", got "+excerpt(raw))
-			return nil
-		}
-		e.flt[id] = f
-		e.set |= bit(id)
 	case kindShortList:
 		return d.decodeList(id, pos, k)
-	case kindRawJSON:
-		start := pos
-		s.nul = false
-		if err := s.skipValue(1); err != nil {
-			return err
-		}
-		raw := s.data[start:s.pos]
-		switch {
-		case s.nul:
-			e.problem(pos, spec.name, "must not contain NUL characters (\\u0000)")
-		case len(raw) > d.limits.maxTextLength:
-			e.problem(pos, spec.name, tooLong(d.limits.maxTextLength, "max_text_length"))
-		default:
-			e.str[id] = string(raw)
-			e.set |= bit(id)
-		}
 	case kindException:
 		return d.decodeException(id, pos, k)
 	case kindAttributes:
 		return d.decodeAttributes(id, pos, k)
+	case kindRawJSON:
+		var nul bool
+		if err := d.skip(&nul); err != nil {
+			return err
+		}
+		raw = d.data[pos:dec.InputOffset()]
+		switch {
+		case nul:
+			e.problem(pos, at, "must not contain NUL characters (\\u0000)")
+		case len(raw) > d.limits.maxTextLength:
+			e.problem(pos, at, tooLong(d.limits.maxTextLength, "max_text_length"))
+		default:
+			e.str[id] = string(raw)
+			e.set |= bit(id)
+		}
+		return nil
+	case kindInt, kindMillis, kindStrOrInt:
+		if k != '0' {
+			break
+		}
+		if raw, err = dec.ReadValue(); err != nil {
+			return err
+		}
+		n, isInt := parseInt(raw)
+		switch spec.kind {
+		case kindStrOrInt:
+			if !isInt {
+				e.problem(pos, at, "must be a string or an integer, got "+excerpt(raw))
+				return nil
+			}
+			e.str[id] = string(raw)
+		case kindMillis:
+			f, perr := strconv.ParseFloat(string(raw), 64)
+			if perr != nil || f < 0 || f > float64(spec.max) {
+				e.problem(pos, at, "must be between 0 and "+strconv.FormatInt(spec.max, 10)+", got "+excerpt(raw))
+				return nil
+			}
+			e.flt[id] = f
+		default:
+			if bytes.ContainsAny(raw, ".eE") {
+				e.problem(pos, at, "must be an integer, got "+excerpt(raw))
+				return nil
+			}
+			if !isInt || n < spec.min || n > spec.max {
+				e.problem(pos, at, "must be between "+strconv.FormatInt(spec.min, 10)+" and "+
+					strconv.FormatInt(spec.max, 10)+", got "+excerpt(raw))
+				return nil
+			}
+			e.num[id] = n
+		}
+		e.set |= bit(id)
+		return nil
 	}
+	if k != '"' || spec.kind == kindInt || spec.kind == kindMillis {
+		want := "a string"
+		switch spec.kind {
+		case kindInt:
+			want = "an integer"
+		case kindMillis:
+			want = "a number"
+		case kindStrOrInt:
+			want = "a string or an integer"
+		}
+		return d.wrong(pos, at, want, k)
+	}
+	v, ok, err := d.readString(pos, at, d.lengthLimit(spec.kind))
+	if err != nil || !ok {
+		return err
+	}
+	if v == "" {
+		e.empty |= bit(id)
+		return nil
+	}
+	d.setString(id, pos, v)
 	return nil
 }
 
@@ -577,63 +805,58 @@ func tooLong(limit int, setting string) string {
 	return "longer than " + strconv.Itoa(limit) + " bytes (" + setting + ")"
 }
 
-// stringValue reads a string and checks its length and content; reason
+// stringValue checks the length and content of a string token; reason
 // tells what is wrong with it.
-func (d *decoder) stringValue(limit int) (v, reason string, err error) {
-	s := &d.s
-	s.nul = false
-	v, err = s.readString()
+func (d *decoder) stringValue(raw []byte, limit int) (v, reason string) {
+	b := d.unquote(raw)
 	switch {
-	case err != nil:
-		return "", "", err
-	case len(v) > limit:
+	case len(b) > limit:
 		setting := "max_field_length"
 		if limit == d.limits.maxTextLength && limit != d.limits.maxFieldLength {
 			setting = "max_text_length"
 		}
-		return "", tooLong(limit, setting), nil
-	case s.nul:
-		return "", "must not contain NUL characters (\\u0000)", nil
+		return "", tooLong(limit, setting)
+	case len(b) < len(raw)-2 && bytes.IndexByte(b, 0) >= 0: // only an escape makes a NUL
+		return "", "must not contain NUL characters (\\u0000)"
 	}
-	return v, "", nil
+	return string(b), ""
 }
 
-// readString reads a string at pos; ok is false when a problem was recorded.
-func (d *decoder) readString(path string, pos, limit int) (string, bool, error) {
-	v, reason, err := d.stringValue(limit)
+// readString reads the string at pos; ok is false when a problem was recorded.
+func (d *decoder) readString(pos int, at loc, limit int) (string, bool, error) {
+	raw, err := d.dec.ReadValue()
 	if err != nil {
 		return "", false, err
 	}
+	v, reason := d.stringValue(raw, limit)
 	if reason != "" {
-		d.ev.problem(pos, path, reason)
+		d.ev.problem(pos, at, reason)
 		return "", false, nil
 	}
 	return v, true, nil
 }
 
-// indexPath names an element of an array field.
-func indexPath(name string, i int) string { return name + "[" + strconv.Itoa(i) + "]" }
-
 // setString checks a non-empty string value against its field's kind.
 func (d *decoder) setString(id fieldID, pos int, v string) {
 	e := &d.ev
 	spec := &fields[id]
+	at := loc{name: spec.name}
 	switch spec.kind {
 	case kindType:
 		t, ok := typeByName[v]
 		if !ok {
-			e.problem(pos, spec.name, "unknown event type "+quoted(v))
+			e.problem(pos, at, "unknown event type "+quoted(v))
 			return
 		}
 		e.typ, e.typeOK = t, true
 	case kindEnum:
-		if !contains(spec.enum, v) {
-			e.problem(pos, spec.name, "must be one of "+quoteList(spec.enum)+", got "+quoted(v))
+		if !slices.Contains(spec.enum, v) {
+			e.problem(pos, at, "must be one of "+quoteList(spec.enum)+", got "+quoted(v))
 			return
 		}
 	case kindTraceID:
 		if len(v) != 32 || !decodeHexID(e.traceID[:], v) {
-			e.problem(pos, spec.name, "must be 32 hex digits, not all zero")
+			e.problem(pos, at, "must be 32 hex digits, not all zero")
 			return
 		}
 	case kindSpanID:
@@ -642,12 +865,12 @@ func (d *decoder) setString(id fieldID, pos int, v string) {
 			dst = e.parentSpanID[:]
 		}
 		if len(v) != 16 || !decodeHexID(dst, v) {
-			e.problem(pos, spec.name, "must be 16 hex digits, not all zero")
+			e.problem(pos, at, "must be 16 hex digits, not all zero")
 			return
 		}
 	case kindThreshold:
-		if !validThreshold(v) {
-			e.problem(pos, spec.name, "must be 1 to 14 lowercase hex digits (an OpenTelemetry sampling threshold)")
+		if len(v) > 14 || strings.Trim(v, "0123456789abcdef") != "" {
+			e.problem(pos, at, "must be 1 to 14 lowercase hex digits (an OpenTelemetry sampling threshold)")
 			return
 		}
 	}
@@ -655,62 +878,30 @@ func (d *decoder) setString(id fieldID, pos int, v string) {
 	e.set |= bit(id)
 }
 
-func contains(list []string, v string) bool {
-	for _, s := range list {
-		if s == v {
-			return true
-		}
-	}
-	return false
-}
-
 func quoteList(list []string) string {
-	var b strings.Builder
+	quoted := make([]string, len(list))
 	for i, s := range list {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(strconv.Quote(s))
+		quoted[i] = strconv.Quote(s)
 	}
-	return b.String()
+	return strings.Join(quoted, ", ")
 }
 
 // decodeHexID decodes hex into dst and rejects an all-zero id.
 func decodeHexID(dst []byte, v string) bool {
-	if _, err := hex.Decode(dst, []byte(v)); err != nil {
-		return false
-	}
-	for _, b := range dst {
-		if b != 0 {
-			return true
-		}
-	}
-	return false
-}
-
-func validThreshold(v string) bool {
-	if len(v) < 1 || len(v) > 14 {
-		return false
-	}
-	for i := 0; i < len(v); i++ {
-		if c := v[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-			return false
-		}
-	}
-	return true
+	_, err := hex.Decode(dst, []byte(v))
+	return err == nil && slices.ContainsFunc(dst, func(b byte) bool { return b != 0 })
 }
 
 const timeHint = "use RFC 3339 (2025-06-18T12:00:00.5Z) or unix nanoseconds"
 
 // decodeTime reads an RFC 3339 timestamp or unix nanoseconds.
-func (d *decoder) decodeTime(id fieldID, pos int, k jsonKind) error {
-	s := &d.s
+func (d *decoder) decodeTime(id fieldID, pos int, k jsontext.Kind) error {
 	e := &d.ev
-	name := fields[id].name
+	at := loc{name: fields[id].name}
 	var nanos int64
 	switch k {
-	case jsonString:
-		v, ok, err := d.readString(name, pos, math.MaxInt)
+	case '"':
+		v, ok, err := d.readString(pos, at, math.MaxInt)
 		if err != nil || !ok {
 			return err
 		}
@@ -718,36 +909,36 @@ func (d *decoder) decodeTime(id fieldID, pos int, k jsonKind) error {
 			e.empty |= bit(id)
 			return nil
 		}
-		if n, fits := parseInt([]byte(v)); fits && v[0] != '-' {
+		if n, fits := parseInt(v); fits && v[0] != '-' {
 			nanos = n
 			break
 		}
 		t, err := parseRFC3339(v)
 		if err != nil {
-			e.problem(pos, name, "invalid timestamp "+quoted(v)+": "+timeHint)
+			e.problem(pos, at, "invalid timestamp "+quoted(v)+": "+timeHint)
 			return nil
 		}
 		if t.Before(minTime) || !t.Before(maxTime) {
-			e.problem(pos, name, outOfRange(t, false))
+			e.problem(pos, at, outOfRange(t, false))
 			return nil
 		}
 		nanos = t.UnixNano()
-	case jsonNumber:
-		raw, isInt, err := s.readNumber()
+	case '0':
+		raw, err := d.dec.ReadValue()
 		if err != nil {
 			return err
 		}
 		n, fits := parseInt(raw)
-		if !isInt || !fits {
-			e.problem(pos, name, "invalid timestamp "+excerpt(raw)+": "+timeHint+" as an integer")
+		if !fits {
+			e.problem(pos, at, "invalid timestamp "+excerpt(raw)+": "+timeHint+" as an integer")
 			return nil
 		}
 		nanos = n
 	default:
-		return d.valueProblem(pos, name, wrongType("an RFC 3339 string or unix nanoseconds", k))
+		return d.wrong(pos, at, "an RFC 3339 string or unix nanoseconds", k)
 	}
 	if nanos < minTime.UnixNano() || nanos >= maxTime.UnixNano() {
-		e.problem(pos, name, outOfRange(time.Unix(0, nanos).UTC(), true))
+		e.problem(pos, at, outOfRange(time.Unix(0, nanos).UTC(), true))
 		return nil
 	}
 	e.num[id] = nanos
@@ -763,6 +954,8 @@ func outOfRange(t time.Time, nanos bool) string {
 	}
 	return msg
 }
+
+var errBadTime = errors.New("bad time")
 
 // parseRFC3339 parses RFC 3339 with at most nanosecond precision; Go's
 // parser is lenient about some forms RFC 3339 does not allow, so the shape
@@ -783,139 +976,111 @@ func parseRFC3339(v string) (time.Time, error) {
 	return time.Parse(time.RFC3339Nano, v)
 }
 
-var errBadTime = &syntaxError{msg: "bad time"}
-
 // decodeList reads an array of short strings.
-func (d *decoder) decodeList(id fieldID, pos int, k jsonKind) error {
-	s := &d.s
-	e := &d.ev
-	name := fields[id].name
-	if k != jsonArray {
-		return d.valueProblem(pos, name, wrongType("an array of strings", k))
+func (d *decoder) decodeList(id fieldID, pos int, k jsontext.Kind) error {
+	dec, e, name := d.dec, &d.ev, fields[id].name
+	if k != '[' {
+		return d.wrong(pos, loc{name: name}, "an array of strings", k)
 	}
 	list := &e.tools
 	if id == fCandidates {
 		list = &e.candidates
 	}
-	s.pos++
+	if err := d.token(); err != nil {
+		return err
+	}
 	ok := true
-	if !s.consume(']') {
-		for i := 0; ; i++ {
-			ek := s.peekKind()
-			epos := s.pos
-			if i == maxElements {
-				e.problem(epos, name, "more than "+strconv.Itoa(maxElements)+" elements")
-				return d.skipRest(']')
-			}
-			if ek != jsonString {
-				ok = false
-				if err := d.valueProblem(epos, indexPath(name, i), wrongType("a string", ek)); err != nil {
-					return err
-				}
-			} else {
-				v, reason, err := d.stringValue(d.limits.maxFieldLength)
-				if err != nil {
-					return err
-				}
-				if reason == "" && v == "" {
-					reason = "must not be empty"
-				}
-				if reason != "" {
-					ok = false
-					e.problem(epos, indexPath(name, i), reason)
-				} else {
-					*list = append(*list, v)
-				}
-			}
-			more, err := s.more(']')
-			if err != nil {
+	for i := 0; dec.PeekKind() != ']'; i++ {
+		epos, ek, at := d.nextPos(), dec.PeekKind(), loc{name: name, elem: i + 1}
+		if i == maxElements {
+			e.problem(epos, loc{name: name}, "more than "+strconv.Itoa(maxElements)+" elements")
+			return d.skipRest()
+		}
+		if ek != '"' {
+			ok = false
+			if err := d.wrong(epos, at, "a string", ek); err != nil {
 				return err
 			}
-			if !more {
-				break
-			}
+			continue
 		}
+		raw, err := dec.ReadValue()
+		if err != nil {
+			return err
+		}
+		v, reason := d.stringValue(raw, d.limits.maxFieldLength)
+		if reason == "" && v == "" {
+			reason = "must not be empty"
+		}
+		if reason != "" {
+			ok = false
+			e.problem(epos, at, reason)
+			continue
+		}
+		*list = append(*list, v)
 	}
 	if ok && len(*list) > 0 {
 		e.set |= bit(id)
 	}
-	return nil
+	return d.token()
 }
 
 // decodeException reads {"type", "message", "stacktrace"}.
-func (d *decoder) decodeException(id fieldID, pos int, k jsonKind) error {
-	s := &d.s
-	e := &d.ev
-	if k != jsonObject {
-		return d.valueProblem(pos, "exception", wrongType("an object", k))
+func (d *decoder) decodeException(id fieldID, pos int, k jsontext.Kind) error {
+	dec, e := d.dec, &d.ev
+	if k != '{' {
+		return d.wrong(pos, loc{name: "exception"}, "an object", k)
 	}
-	s.pos++
+	if err := d.token(); err != nil {
+		return err
+	}
 	var seen [3]bool
 	ok := true
-	if !s.consume('}') {
-		for {
-			s.skipWS()
-			kpos := s.pos
-			key, err := s.readKey()
-			if err != nil {
-				return err
-			}
-			s.skipWS()
-			vpos := s.pos
-			var dst *string
+	for dec.PeekKind() != '}' {
+		kpos := d.nextPos()
+		key, err := d.readName()
+		if err != nil {
+			return err
+		}
+		at := loc{name: "exception", key: string(key)}
+		vpos, vk := d.nextPos(), dec.PeekKind()
+		slot := slices.Index(exceptionKeys, at.key)
+		switch {
+		case slot < 0:
+			ok = false
+			e.problem(kpos, at, "unknown field")
+			err = d.skip(nil)
+		case seen[slot]:
+			ok = false
+			e.problem(kpos, at, "duplicate field")
+			err = d.skip(nil)
+		case vk == 'n':
+			seen[slot] = true
+			err = d.skip(nil)
+		case vk != '"':
+			seen[slot] = true
+			ok = false
+			err = d.wrong(vpos, at, "a string", vk)
+		default:
+			seen[slot] = true
 			limit := d.limits.maxTextLength
-			slot := -1
-			switch string(key) {
-			case "type":
-				dst, limit, slot = &e.exception.typ, d.limits.maxFieldLength, 0
-			case "message":
-				dst, slot = &e.exception.message, 1
-			case "stacktrace":
-				dst, slot = &e.exception.stacktrace, 2
+			if slot == 0 {
+				limit = d.limits.maxFieldLength
 			}
-			path := "exception." + string(key)
-			vk := s.peekKind()
-			switch {
-			case dst == nil:
-				ok = false
-				e.problem(kpos, path, "unknown field")
-				err = s.skipValue(1)
-			case seen[slot]:
-				ok = false
-				e.problem(kpos, path, "duplicate field")
-				err = s.skipValue(1)
-			case vk == jsonNull:
-				seen[slot] = true
-				err = s.readNull()
-			case vk != jsonString:
-				seen[slot] = true
-				ok = false
-				err = d.valueProblem(vpos, path, wrongType("a string", vk))
-			default:
-				seen[slot] = true
-				var v string
-				var vok bool
-				v, vok, err = d.readString(path, vpos, limit)
-				ok = ok && vok
-				*dst = v
-			}
-			if err != nil {
-				return err
-			}
-			more, err := s.more('}')
-			if err != nil {
-				return err
-			}
-			if !more {
-				break
-			}
+			var v string
+			var vok bool
+			v, vok, err = d.readString(vpos, at, limit)
+			ok = ok && vok
+			*[...]*string{&e.exception.typ, &e.exception.message, &e.exception.stacktrace}[slot] = v
+		}
+		if err != nil {
+			return err
 		}
 	}
-	if !ok {
-		return nil
+	if err := d.token(); err != nil || !ok {
+		return err
 	}
 	if e.exception.typ == "" && e.exception.message == "" {
-		e.problem(pos, "exception", "one of type, message is required")
+		e.problem(pos, loc{name: "exception"}, "one of type, message is required")
 		return nil
 	}
 	e.set |= bit(id)
@@ -923,196 +1088,140 @@ func (d *decoder) decodeException(id fieldID, pos int, k jsonKind) error {
 }
 
 // decodeAttributes reads the extra attributes object.
-func (d *decoder) decodeAttributes(id fieldID, pos int, k jsonKind) error {
-	s := &d.s
-	e := &d.ev
-	if k != jsonObject {
-		return d.valueProblem(pos, "attributes", wrongType("an object", k))
+func (d *decoder) decodeAttributes(id fieldID, pos int, k jsontext.Kind) error {
+	dec, e, whole := d.dec, &d.ev, loc{name: "attributes"}
+	if k != '{' {
+		return d.wrong(pos, whole, "an object", k)
 	}
-	s.pos++
-	if s.consume('}') {
-		return nil
+	if err := d.token(); err != nil {
+		return err
 	}
-	first := len(e.attrs)
-	for keys := 0; ; keys++ {
-		s.skipWS()
-		kpos := s.pos
+	for keys := 0; dec.PeekKind() != '}'; keys++ {
+		kpos := d.nextPos()
 		if keys == maxAttributes {
-			e.problem(kpos, "attributes", "more than "+strconv.Itoa(maxAttributes)+" attributes")
-			return d.skipRest('}')
+			e.problem(kpos, whole, "more than "+strconv.Itoa(maxAttributes)+" attributes")
+			return d.skipRest()
 		}
-		key, err := s.readKey()
+		key, err := d.readName()
 		if err != nil {
 			return err
 		}
-		s.skipWS()
+		reason := ""
 		switch {
 		case len(key) == 0:
-			e.problem(kpos, "attributes", "an attribute key must not be empty")
-			err = s.skipValue(1)
+			reason = "an attribute key must not be empty"
 		case len(key) > d.limits.maxFieldLength:
-			e.problem(kpos, "attributes", "an attribute key is "+tooLong(d.limits.maxFieldLength, "max_field_length"))
-			err = s.skipValue(1)
+			reason = "an attribute key is " + tooLong(d.limits.maxFieldLength, "max_field_length")
 		case bytes.IndexByte(key, 0) >= 0:
-			e.problem(kpos, "attributes", "an attribute key must not contain NUL characters (\\u0000)")
-			err = s.skipValue(1)
-		case hasAttr(e.attrs[first:], key):
-			e.problem(kpos, attrPath(string(key), -1), "duplicate attribute")
-			err = s.skipValue(1)
+			reason = "an attribute key must not contain NUL characters (\\u0000)"
+		case slices.ContainsFunc(e.attrs, func(a extraAttr) bool { return a.key == string(key) }):
+			e.problem(kpos, loc{name: "attributes", key: string(key)}, "duplicate attribute")
+			err = d.skip(nil)
 		default:
 			name := string(key)
 			var v attrValue
 			var ok bool
-			v, ok, err = d.readAttrValue(name, -1)
-			if err == nil && ok {
+			if v, ok, err = d.readAttrValue(name, 0); err == nil && ok {
 				e.attrs = append(e.attrs, extraAttr{key: name, value: v, pos: kpos})
 			}
 		}
+		if reason != "" {
+			e.problem(kpos, whole, reason)
+			err = d.skip(nil)
+		}
 		if err != nil {
 			return err
-		}
-		more, err := s.more('}')
-		if err != nil {
-			return err
-		}
-		if !more {
-			break
 		}
 	}
 	if len(e.attrs) > 0 {
 		e.set |= bit(id)
 	}
-	return nil
-}
-
-// skipRest skips the remaining members of the array or object being read,
-// up to and including its closing bracket.
-func (d *decoder) skipRest(closing byte) error {
-	s := &d.s
-	for {
-		if closing == '}' {
-			if _, err := s.readKey(); err != nil {
-				return err
-			}
-		}
-		if err := s.skipValue(1); err != nil {
-			return err
-		}
-		if s.consume(',') {
-			continue
-		}
-		if s.consume(closing) {
-			return nil
-		}
-		return s.unexpectedIn("expected ',' or '" + string(closing) + "'")
-	}
-}
-
-// maxAttributes bounds the extra attributes of one event (their lookup is
-// linear, here and in pdata).
-const maxAttributes = 128
-
-// attrPath names an attribute, or an element of an array attribute (i >= 0).
-func attrPath(key string, i int) string {
-	if i < 0 {
-		return "attributes." + key
-	}
-	return "attributes." + key + "[" + strconv.Itoa(i) + "]"
-}
-
-func hasAttr(attrs []extraAttr, key []byte) bool {
-	for i := range attrs {
-		if attrs[i].key == string(key) {
-			return true
-		}
-	}
-	return false
+	return d.token()
 }
 
 // readAttrValue reads the value of attribute key: a scalar, or an array of
-// scalars (index < 0 is the attribute itself, else an array element). ok is
-// false when a problem was recorded, or for a null attribute, which is
-// dropped like an absent one.
-func (d *decoder) readAttrValue(key string, index int) (attrValue, bool, error) {
-	s := &d.s
-	e := &d.ev
-	pos := s.pos
-	k := s.peekKind()
-	inArray := index >= 0
-	switch k {
-	case jsonNull:
-		if inArray {
-			return attrValue{}, false, d.valueProblem(pos, attrPath(key, index), wrongType("a string, number or boolean", k))
-		}
-		return attrValue{}, false, s.readNull()
-	case jsonString:
-		v, reason, err := d.stringValue(d.limits.maxTextLength)
+// scalars (elem 0 is the attribute itself, else 1 + the index of an array
+// element). ok is false when a problem was recorded, or for a null
+// attribute, which is dropped like an absent one.
+func (d *decoder) readAttrValue(key string, elem int) (attrValue, bool, error) {
+	dec, e := d.dec, &d.ev
+	at := loc{name: "attributes", key: key, elem: elem}
+	pos, k := d.nextPos(), dec.PeekKind()
+	want := "a string, number or boolean"
+	switch {
+	case k == '"' || k == '0' || k == 't' || k == 'f':
+		raw, err := dec.ReadValue()
 		if err != nil {
 			return attrValue{}, false, err
 		}
-		if reason != "" {
-			e.problem(pos, attrPath(key, index), reason)
-			return attrValue{}, false, nil
-		}
-		return attrValue{kind: jsonString, str: v}, true, nil
-	case jsonBool:
-		b, err := s.readBool()
-		return attrValue{kind: jsonBool, b: b}, true, err
-	case jsonNumber:
-		raw, isInt, err := s.readNumber()
-		if err != nil {
-			return attrValue{}, false, err
-		}
-		if isInt {
-			if n, fits := parseInt(raw); fits {
+		switch k {
+		case '"':
+			v, reason := d.stringValue(raw, d.limits.maxTextLength)
+			if reason != "" {
+				e.problem(pos, at, reason)
+				return attrValue{}, false, nil
+			}
+			return attrValue{kind: jsonString, str: v}, true, nil
+		case '0':
+			if n, isInt := parseInt(raw); isInt {
 				return attrValue{kind: jsonNumber, isInt: true, num: uint64(n)}, true, nil
 			}
-		}
-		f, perr := strconv.ParseFloat(string(raw), 64)
-		if perr != nil || math.IsInf(f, 0) {
-			e.problem(pos, attrPath(key, index), "number out of range: "+excerpt(raw))
-			return attrValue{}, false, nil
-		}
-		return attrValue{kind: jsonNumber, num: math.Float64bits(f)}, true, nil
-	case jsonArray:
-		if inArray {
-			return attrValue{}, false, d.valueProblem(pos, attrPath(key, index), wrongType("a string, number or boolean", k))
-		}
-		s.pos++
-		v := attrValue{kind: jsonArray}
-		ok := true
-		if !s.consume(']') {
-			for i := 0; ; i++ {
-				s.skipWS()
-				if i == maxElements {
-					e.problem(s.pos, attrPath(key, -1), "more than "+strconv.Itoa(maxElements)+" elements")
-					return attrValue{}, false, d.skipRest(']')
-				}
-				elem, eok, err := d.readAttrValue(key, i)
-				if err != nil {
-					return attrValue{}, false, err
-				}
-				if eok {
-					v.list = append(v.list, elem)
-				} else {
-					ok = false
-				}
-				more, err := s.more(']')
-				if err != nil {
-					return attrValue{}, false, err
-				}
-				if !more {
-					break
-				}
+			f, perr := strconv.ParseFloat(string(raw), 64)
+			if perr != nil || math.IsInf(f, 0) {
+				e.problem(pos, at, "number out of range: "+excerpt(raw))
+				return attrValue{}, false, nil
 			}
+			return attrValue{kind: jsonNumber, num: math.Float64bits(f)}, true, nil
 		}
-		return v, ok, nil
-	case jsonObject:
-		want := "a string, number, boolean or array of those"
-		if inArray {
-			want = "a string, number or boolean"
+		return attrValue{kind: jsonBool, b: k == 't'}, true, nil
+	case elem > 0:
+	case k == 'n':
+		return attrValue{}, false, d.skip(nil)
+	case k == '{':
+		want = "a string, number, boolean or array of those"
+	case k == '[':
+		if err := d.token(); err != nil {
+			return attrValue{}, false, err
 		}
-		return attrValue{}, false, d.valueProblem(pos, attrPath(key, index), wrongType(want, k))
+		v, ok := attrValue{kind: jsonArray}, true
+		for i := 0; dec.PeekKind() != ']'; i++ {
+			if i == maxElements {
+				e.problem(d.nextPos(), loc{name: "attributes", key: key}, "more than "+strconv.Itoa(maxElements)+" elements")
+				return attrValue{}, false, d.skipRest()
+			}
+			ev, eok, err := d.readAttrValue(key, i+1)
+			if err != nil {
+				return attrValue{}, false, err
+			}
+			if eok {
+				v.list = append(v.list, ev)
+			}
+			ok = ok && eok
+		}
+		return v, ok, d.token()
 	}
-	return attrValue{}, false, s.unexpectedIn("expected a value")
+	return attrValue{}, false, d.wrong(pos, at, want, k)
+}
+
+// parseInt parses the text of an integer number; ok is false when it is
+// not one or does not fit an int64.
+func parseInt[T ~string | ~[]byte](b T) (int64, bool) {
+	neg := len(b) > 0 && b[0] == '-'
+	if neg {
+		b = b[1:]
+	}
+	if len(b) == 0 || len(b) > 19 {
+		return 0, false
+	}
+	var n uint64
+	for i := range len(b) {
+		if b[i] < '0' || b[i] > '9' {
+			return 0, false
+		}
+		n = n*10 + uint64(b[i]-'0')
+	}
+	if neg && n <= 1<<63 {
+		return -int64(n), true
+	}
+	return int64(n), !neg && n <= 1<<63-1
 }

@@ -49,12 +49,12 @@ func (d *decoder) finishEvent() {
 	for _, r := range e.refs {
 		switch {
 		case r.id == fieldNone:
-			d.addProblem(r.pos, r.name, unknownField(t))
+			d.addProblem(r.pos, loc{name: r.name}, unknownField(t))
 		case t != nil && t.allowed&bit(r.id) == 0:
-			d.addProblem(r.pos, fields[r.id].name, unknownField(t))
+			d.addProblem(r.pos, loc{name: fields[r.id].name}, unknownField(t))
 		default:
 			for _, p := range e.problems[r.from:r.to] {
-				d.addProblem(p.pos, p.path, p.reason)
+				d.addProblem(p.pos, p.at, p.reason)
 			}
 			if r.failed {
 				hadProblem |= bit(r.id)
@@ -75,7 +75,7 @@ func (d *decoder) finishEvent() {
 		if e.empty&bit(id) != 0 {
 			reason = "must not be empty"
 		}
-		d.addProblem(e.start, fields[id].name, reason)
+		d.addProblem(e.start, loc{name: fields[id].name}, reason)
 	}
 	if t != nil {
 		d.checkType(t, hadProblem)
@@ -96,18 +96,18 @@ func (d *decoder) checkType(t *typeSpec, hadProblem uint64) {
 	e := &d.ev
 	for _, a := range e.attrs {
 		if who, ok := t.reserved[a.key]; ok {
-			d.addProblem(a.pos, "attributes."+a.key, "reserved: set by "+who)
+			d.addProblem(a.pos, loc{name: "attributes", key: a.key}, "reserved: set by "+who)
 		}
 	}
 	if e.has(fErrorMessage) && e.has(fStatus) && e.str[fStatus] != "error" {
-		d.addProblem(e.start, fields[fErrorMessage].name, `only allowed with status "error"`)
+		d.addProblem(e.start, loc{name: fields[fErrorMessage].name}, `only allowed with status "error"`)
 	}
 	counts := bit(fActive) | bit(fIdle) | bit(fPending)
 	if t.signal == signalMetrics && e.set&counts == 0 && hadProblem&counts == 0 {
-		d.addProblem(e.start, "", "one of active, idle, pending is required")
+		d.addProblem(e.start, loc{}, "one of active, idle, pending is required")
 	}
 	if !d.pipelines[t.signal] {
-		d.addProblem(e.start, "type", "no "+signalNames[t.signal]+" pipeline uses this receiver, so "+
+		d.addProblem(e.start, loc{name: "type"}, "no "+signalNames[t.signal]+" pipeline uses this receiver, so "+
 			t.name+" events cannot be accepted")
 	}
 }

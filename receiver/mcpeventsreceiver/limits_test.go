@@ -556,8 +556,8 @@ func TestHugeValuesAndObjects(t *testing.T) {
 		fmt.Fprintf(&fields, `"f%d":%d`, i, i)
 	}
 	const head = `{"type":"error","id":"e1","time":"2025-06-18T12:00:00Z",`
-	detail := func(path, reason string) string {
-		return fmt.Sprintf(`{"index":0,"line":1,"path":%q,"reason":%q}`, path, reason)
+	detail := func(path, pointer, reason string) string {
+		return fmt.Sprintf(`{"index":0,"line":1,"path":%q,"pointer":%q,"reason":%q}`, path, pointer, reason)
 	}
 	tests := []struct {
 		name          string
@@ -569,7 +569,7 @@ func TestHugeValuesAndObjects(t *testing.T) {
 	}{
 		{
 			name: "10 MiB message", body: head + `"message":"` + tenMiB + `"}`, status: 400,
-			message: `{"error":"invalid events, nothing was accepted","details":[` + detail("message", "longer than 65536 bytes (max_text_length)") + `]}`,
+			message: `{"error":"invalid events, nothing was accepted","details":[` + detail("message", "/message", "longer than 65536 bytes (max_text_length)") + `]}`,
 		},
 		{
 			name: "10 MiB message within max_text_length", maxTextLength: 16 << 20, body: head + `"message":"` + tenMiB + `"}`,
@@ -577,11 +577,11 @@ func TestHugeValuesAndObjects(t *testing.T) {
 		},
 		{
 			name: "10 MiB attribute value", body: head + `"message":"m","attributes":{"big":"` + tenMiB + `"}}`, status: 400,
-			message: `{"error":"invalid events, nothing was accepted","details":[` + detail("attributes.big", "longer than 65536 bytes (max_text_length)") + `]}`,
+			message: `{"error":"invalid events, nothing was accepted","details":[` + detail("attributes.big", "/attributes/big", "longer than 65536 bytes (max_text_length)") + `]}`,
 		},
 		{
 			name: "100,000 attributes", body: head + `"message":"m","attributes":{` + attrs.String() + `}}`, status: 400,
-			message: `{"error":"invalid events, nothing was accepted","details":[` + detail("attributes", "more than 128 attributes") + `]}`,
+			message: `{"error":"invalid events, nothing was accepted","details":[` + detail("attributes", "/attributes", "more than 128 attributes") + `]}`,
 		},
 	}
 	for _, tt := range tests {
@@ -610,7 +610,7 @@ func TestHugeValuesAndObjects(t *testing.T) {
 		require.NoError(t, json.Unmarshal([]byte(resp.body), &got))
 		assert.Equal(t, invalidEventsMessage, got.Error)
 		require.Len(t, got.Details, maxDetails, "at most %d problems listed", maxDetails)
-		assert.Equal(t, problem{Index: 0, Line: 1, Path: "f0", Reason: "unknown field for event type error"}, got.Details[0])
+		assert.Equal(t, problem{Index: 0, Line: 1, Path: "f0", Pointer: "/f0", Reason: "unknown field for event type error"}, got.Details[0])
 		assert.Positive(t, got.MoreDetails)
 		assert.Equal(t, [3]int{0, 0, 0}, s.counts())
 	})

@@ -257,8 +257,8 @@ func TestClientErrors(t *testing.T) {
 			name: "a malformed line", contentType: "application/x-ndjson",
 			body: []byte(mixedEvents[:strings.Index(mixedEvents, `"server_key":"w1","health`)] + `"health_status":"healthy"}` + "\n{\"type\":\"pool_stats\"" + "\n"),
 			want: response{status: 400, body: `{"error":"invalid events, nothing was accepted","details":[` +
-				`{"index":1,"line":2,"path":"server_key","reason":"required field missing"},` +
-				`{"index":2,"line":3,"path":"type","reason":"invalid JSON: unexpected end of input, expected ',' or '}'"}]}`},
+				`{"index":1,"line":2,"path":"server_key","pointer":"/server_key","reason":"required field missing"},` +
+				`{"index":2,"line":3,"path":"type","pointer":"","reason":"invalid JSON: unexpected end of input, expected ',' or '}'"}]}`},
 		},
 		{
 			name: "another path", url: strings.TrimSuffix(url, EventsPath) + "/v1/logs", contentType: "application/json", body: []byte("[]"),
@@ -303,7 +303,7 @@ func TestInvalidEventRefusesTheWholeRequest(t *testing.T) {
 	resp := post(t, url, "application/x-ndjson", []byte(body))
 	assert.Equal(t, 400, resp.status)
 	assert.JSONEq(t, `{"error":"invalid events, nothing was accepted","details":[
-		{"index":3,"line":4,"path":"health_status","reason":"must be one of \"healthy\", \"unhealthy\", got \"up\""}]}`, resp.body)
+		{"index":3,"line":4,"path":"health_status","pointer":"/health_status","reason":"must be one of \"healthy\", \"unhealthy\", got \"up\""}]}`, resp.body)
 	assert.Equal(t, [3]int{0, 0, 0}, s.counts())
 }
 
@@ -451,8 +451,8 @@ func TestSignalWithoutPipeline(t *testing.T) {
 	resp := post(t, url, "application/x-ndjson", []byte(mixedEvents))
 	assert.Equal(t, 400, resp.status)
 	assert.JSONEq(t, `{"error":"invalid events, nothing was accepted","details":[
-		{"index":0,"line":1,"path":"type","reason":"no traces pipeline uses this receiver, so routing events cannot be accepted"},
-		{"index":2,"line":3,"path":"type","reason":"no metrics pipeline uses this receiver, so pool_stats events cannot be accepted"}]}`, resp.body)
+		{"index":0,"line":1,"path":"type","pointer":"/type","reason":"no traces pipeline uses this receiver, so routing events cannot be accepted"},
+		{"index":2,"line":3,"path":"type","pointer":"/type","reason":"no metrics pipeline uses this receiver, so pool_stats events cannot be accepted"}]}`, resp.body)
 	assert.Equal(t, [3]int{0, 0, 0}, s.counts())
 }
 
