@@ -9,6 +9,9 @@
 #   make demo      PostgreSQL + build, then scripts/demo.sh
 #   make bench     exporter, commit-floor, query and end-to-end benchmarks (bench/)
 #   make chaos     fault scenarios (chaos/run.sh), results in .run/chaos/results.md
+#   make realworld real MCP emitters end to end: traceloop and Sentry (npm),
+#                  ToolHive vMCP v0.47.0 (built from the Go module proxy),
+#                  each run checked row by row (e2e TestRealWorldEmitters)
 #   make clean     stop the private PostgreSQL cluster (if pg-up.sh started one),
 #                  remove build/ bin/ .run/ (.pgdata/ is kept; delete it by hand)
 
@@ -40,7 +43,7 @@ export MCP_PG_HOST MCP_PG_PORT
 MCP_TEST_ADMIN_DSN ?= postgres://postgres@$(MCP_PG_HOST):$(MCP_PG_PORT)/postgres?sslmode=disable
 export MCP_TEST_ADMIN_DSN
 
-.PHONY: build ocb validate test lint run demo clean pg-up pg-down bench chaos
+.PHONY: build ocb validate test lint run demo clean pg-up pg-down bench chaos realworld
 
 # Install the pinned ocb when ./bin/builder is missing or reports another version
 # (`builder version` prints to stderr).
@@ -107,6 +110,14 @@ bench: pg-up build
 # anti-join, against a private PostgreSQL on 55432; see docs/reliability.md.
 chaos: build
 	bash chaos/run.sh
+
+# npm ci installs the exact packages of realworld/package-lock.json; the
+# first vMCP build takes about 10 minutes on 2 cores with an empty module
+# cache, seconds after that.
+realworld: pg-up build
+	cd realworld && npm ci --no-audit --no-fund
+	bash realworld/vmcp/build.sh
+	MCP_REALWORLD=1 OTELCOL_MCP_BIN=$(CURDIR)/$(BINARY) $(GO) test -count=1 -timeout 20m -v -run TestRealWorldEmitters ./e2e/
 
 clean:
 	bash scripts/pg-down.sh

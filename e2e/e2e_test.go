@@ -111,9 +111,20 @@ func startCollector(t *testing.T, schemaName string, env ...string) *collector {
 // startCollectorConfig is startCollector with another configuration file.
 func startCollectorConfig(t *testing.T, config, schemaName string, env ...string) *collector {
 	t.Helper()
+	return startCollectorConfigs(t, []string{config}, schemaName, env...)
+}
+
+// startCollectorConfigs runs the collector with several configuration
+// files, merged in order (a later file's lists replace an earlier one's).
+func startCollectorConfigs(t *testing.T, configs []string, schemaName string, env ...string) *collector {
+	t.Helper()
 	c := &collector{log: &lockedBuffer{}, grpcAddr: freePort(t)}
 	health := freePort(t)
-	c.cmd = exec.Command(binary, "--config", config)
+	var args []string
+	for _, config := range configs {
+		args = append(args, "--config", config)
+	}
+	c.cmd = exec.Command(binary, args...)
 	c.cmd.Env = append(os.Environ(),
 		"MCP_PG_DSN="+testDB.DSN,
 		"MCP_PG_SCHEMA="+schemaName,
