@@ -42,6 +42,9 @@ COPY --from=build /src/otelcol-config.yaml /etc/otelcol-mcp/config.yaml
 # The agent tier: --config /etc/otelcol-mcp/agent-config.yaml, with
 # MCP_AGENT_STORAGE_DIR=/var/lib/otelcol-mcp/queue and MCP_GATEWAY_ENDPOINT.
 COPY --from=build /src/deploy/agent-config.yaml /etc/otelcol-mcp/agent-config.yaml
+# Beside ToolHive vMCP: add --config /etc/otelcol-mcp/toolhive-vmcp-logs.yaml
+# and mount vMCP's log at MCP_VMCP_LOG (docs/compatibility.md).
+COPY --from=build /src/deploy/toolhive-vmcp-logs.yaml /etc/otelcol-mcp/toolhive-vmcp-logs.yaml
 # Copying the parent makes "queue" a new directory owned by the nonroot user.
 COPY --from=build --chown=65532:65532 /out/var/lib/otelcol-mcp /var/lib/otelcol-mcp
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
+	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 	"go.yaml.in/yaml/v3"
 
@@ -103,6 +104,11 @@ func TestAlertRulesUseRealMetrics(t *testing.T) {
 		"rejected_event": 0, "schema_migrations": migrationCount(t),
 	})
 	_, err = plogotlp.NewGRPCClient(conn).Export(ctx, plogotlp.NewExportRequestFromLogs(routerEvents(t)))
+	require.NoError(t, err)
+	// An MCP operation of no side: no row, counted as unmapped.
+	noSide := routedRequests(1)
+	noSide.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0).SetKind(ptrace.SpanKindInternal)
+	_, err = ptraceotlp.NewGRPCClient(conn).Export(ctx, ptraceotlp.NewExportRequestFromTraces(noSide))
 	require.NoError(t, err)
 
 	var missing []string

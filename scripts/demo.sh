@@ -200,6 +200,18 @@ for t in "${tables[@]}"; do
 done
 
 echo
+# Nothing is ignored silently: what yielded no row is counted by reason
+# (docs/compatibility.md). The simulator's telemetry is conventional, so
+# this is normally empty.
+echo "Telemetry that yielded no row (otelcol_exporter_mcppg_items_unmapped):"
+unmapped=$(curl -fsS --max-time 5 "http://${MCP_METRICS_HOST:-localhost}:$MCP_METRICS_PORT/metrics" |
+	awk '/^otelcol_exporter_mcppg_items_unmapped/ {
+		match($0, /reason="[^"]*"/); r = substr($0, RSTART + 8, RLENGTH - 9)
+		match($0, /signal="[^"]*"/); s = substr($0, RSTART + 8, RLENGTH - 9)
+		printf "  %s %s: %s\n", s, r, $NF }' || true)
+echo "${unmapped:-  none}"
+
+echo
 echo "Sample routing_log rows of this run (latest, then latest failures):"
 psql "$MCP_PG_DSN" -X -q -v ON_ERROR_STOP=1 -P footer=off -c "
 (SELECT to_char(ts AT TIME ZONE 'UTC', 'HH24:MI:SS.MS') AS time_utc, method, tool_name AS tool,

@@ -71,7 +71,8 @@ func traceloopSpan(span ptrace.Span) bool {
 	changed = setRole(span, false) || changed
 
 	output := strAttr(attrs, mcpconv.TraceloopEntityOutput)
-	isError := traceloopIsError(output)
+	// (error.type tool_error: the output was read in an earlier pass)
+	isError := traceloopIsError(output) || strAttr(attrs, mcpconv.ErrorType) == mcpconv.ErrorTypeToolError
 	if isError {
 		changed = putStrIfAbsent(attrs, mcpconv.ErrorType, mcpconv.ErrorTypeToolError) || changed
 	} else if m := mcpErrorCode.FindStringSubmatch(span.Status().Message()); m != nil && span.Status().Code() == ptrace.StatusCodeError {

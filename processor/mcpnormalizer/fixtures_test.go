@@ -20,6 +20,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 
 	"github.com/mcp-bridge/otelcol-mcp/mcpconv"
+	"github.com/mcp-bridge/otelcol-mcp/processor/mcpnormalizer/internal/metadata"
 )
 
 // groundTruth is a fixture's operations.json: what the client did (the
@@ -152,6 +153,41 @@ func TestFixtures(t *testing.T) {
 			}
 			if len(truth.Transitions) > 0 {
 				checkTransitions(t, filepath.Join(base, "vmcp.log"), truth.Transitions)
+			}
+		})
+	}
+}
+
+// A second pass over normalized telemetry changes nothing: an agent and a
+// gateway can both run the processor.
+func TestNormalizingTwiceChangesNothing(t *testing.T) {
+	dirs, err := os.ReadDir(filepath.Join("testdata", "emitters"))
+	require.NoError(t, err)
+	tb, err := metadata.NewTelemetryBuilder(componenttest.NewNopTelemetrySettings())
+	require.NoError(t, err)
+	p := &tracesProcessor{n: newNormalizer(createDefaultConfig().(*Config)), counts: newRewriteCounts(tb.ProcessorMcpnormalizerRewritten, signalTraces)}
+	for _, d := range dirs {
+		path := filepath.Join("testdata", "emitters", d.Name(), "traces.jsonl")
+		doc, err := os.ReadFile(path)
+		if err != nil {
+			continue
+		}
+		t.Run(d.Name(), func(t *testing.T) {
+			for _, line := range strings.Split(strings.TrimSpace(string(doc)), "\n") {
+				req := ptraceotlp.NewExportRequest()
+				require.NoError(t, req.UnmarshalJSON([]byte(line)))
+				once, err := p.processTraces(context.Background(), req.Traces())
+				require.NoError(t, err)
+				want := ptrace.NewTraces()
+				once.CopyTo(want)
+				twice, err := p.processTraces(context.Background(), once)
+				require.NoError(t, err)
+				var m ptrace.JSONMarshaler
+				wantJSON, err := m.MarshalTraces(want)
+				require.NoError(t, err)
+				gotJSON, err := m.MarshalTraces(twice)
+				require.NoError(t, err)
+				assert.JSONEq(t, string(wantJSON), string(gotJSON))
 			}
 		})
 	}
