@@ -16,9 +16,11 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// RealWorldEnv turns on TestRealWorldEmitters (make realworld): it needs
-// realworld/node_modules (npm ci) and, for ToolHive vMCP, the binary that
-// realworld/vmcp/build.sh builds.
+// RealWorldEnv makes TestRealWorldEmitters run every scenario (make
+// realworld) and fail when a part is missing. Without it, the test runs the
+// scenarios whose parts are there: the JS emitters when realworld/node_modules
+// is installed (make test runs npm ci), vMCP when realworld/vmcp/build.sh
+// has built it.
 const RealWorldEnv = "MCP_REALWORLD"
 
 // realWorldScenario is one real emitter run against the collector.
@@ -90,11 +92,23 @@ type storedOp struct {
 // shows them; failures in error_log; vMCP's health and breaker changes in
 // their tables; no payload in any attributes column.
 func TestRealWorldEmitters(t *testing.T) {
-	if os.Getenv(RealWorldEnv) == "" {
-		t.Skipf("set %s=1 (make realworld): needs npm packages and the vMCP build", RealWorldEnv)
-	}
+	all := os.Getenv(RealWorldEnv) != ""
+	_, npmErr := os.Stat(filepath.Join(repoRoot, "realworld", "node_modules", "@modelcontextprotocol", "sdk"))
+	_, vmcpErr := os.Stat(filepath.Join(repoRoot, ".run", "realworld", "bin", "vmcp"))
 	for _, sc := range realWorldScenarios {
-		t.Run(sc.name, func(t *testing.T) { runRealWorld(t, sc) })
+		t.Run(sc.name, func(t *testing.T) {
+			missing := npmErr
+			if sc.vmcp && missing == nil {
+				missing = vmcpErr
+			}
+			switch {
+			case missing != nil && all:
+				t.Fatalf("%s: %v (make realworld installs and builds it)", sc.name, missing)
+			case missing != nil:
+				t.Skipf("%s: %v; make realworld runs it", sc.name, missing)
+			}
+			runRealWorld(t, sc)
+		})
 	}
 }
 
