@@ -391,3 +391,44 @@ func sampleValue(id fieldID) string {
 	}
 	return `"x"`
 }
+
+// TestProblemPointers checks the JSON pointer of each kind of problem: into
+// the body for an array (with the event's index), into the line for NDJSON.
+func TestProblemPointers(t *testing.T) {
+	tests := []struct {
+		name   string
+		format bodyFormat
+		body   string
+		want   []string
+	}{
+		{"array: field, missing field, event as a whole", formatJSON,
+			`[{` + okHealth + `},{"type":"health_check","time":"2025-06-18T12:00:00Z","health_status":"up"},7]`,
+			[]string{"/1/health_status", "/1/server_key", "/2"}},
+		{"single object", formatJSON, `{"type":"health_check","time":"2025-06-18T12:00:00Z","health_status":"up"}`,
+			[]string{"/health_status", "/server_key"}},
+		{"NDJSON: elements, members, escaped keys", formatNDJSON,
+			`{"type":"server_registered","time":"2025-06-18T12:00:00Z","server_key":"w1","tools":["a",2],` +
+				`"attributes":{"a/b~c":{},"deep":[[1]],"":1,"mcp.router.server.key":"x"}}` + "\n" +
+				`{` + okRouting + `,"exception":{"kind":"x"}}`,
+			[]string{"/tools/1", "/attributes/a~1b~0c", "/attributes/deep/0", "/attributes", "/attributes/mcp.router.server.key", "/exception/kind"}},
+		{"malformed JSON: jsontext's pointer", formatJSON, `[{` + okHealth + `},{"type":"health_check","server_key":"w` + "\xff" + `"}]`,
+			[]string{"/1/server_key"}},
+		{"nesting too deep: the array that opens level 65", formatNDJSON,
+			`{` + okTool + `,"arguments":{"a":` + strings.Repeat("[", 70) + strings.Repeat("]", 70) + `}}`,
+			[]string{"/arguments/a" + strings.Repeat("/0", 62)}},
+		{"nesting too deep in an object", formatNDJSON,
+			`{` + okTool + `,"arguments":` + strings.Repeat(`{"k":`, 70) + `1` + strings.Repeat("}", 70) + `}`,
+			[]string{"/arguments" + strings.Repeat("/k", 63)}},
+		{"data after the events", formatJSON, `[{` + okHealth + `}] x`, []string{""}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := decodeBody(t, tt.format, tt.body)
+			var got []string
+			for _, p := range d.problems {
+				got = append(got, p.Pointer)
+			}
+			assert.Equal(t, tt.want, got, "%+v", d.problems)
+		})
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"math/bits"
 
 	"github.com/cespare/xxhash/v2"
+	"github.com/go-json-experiment/json/jsontext"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/pmetric"
@@ -27,6 +28,106 @@ var severityNumbers = map[string]plog.SeverityNumber{
 	"WARN":  plog.SeverityNumberWarn,
 	"ERROR": plog.SeverityNumberError,
 	"FATAL": plog.SeverityNumberFatal,
+}
+
+// attrValue is an extra attribute's value: a scalar or an array of
+// scalars. It is kept small: arrays of tiny values are the densest input.
+type attrValue struct {
+	kind jsontext.Kind // jsonString, jsonNumber, jsonBool or jsonArray
+	// isInt tells an integer number from a double; b is a boolean's value.
+	isInt, b bool
+	// num holds an integer, or a double's bits.
+	num  uint64
+	str  string
+	list []attrValue
+}
+
+// The kinds of attrValue.
+const (
+	jsonString = jsontext.Kind('"')
+	jsonNumber = jsontext.Kind('0')
+	jsonBool   = jsontext.Kind('t')
+	jsonArray  = jsontext.Kind('[')
+)
+
+func (v *attrValue) int() int64      { return int64(v.num) }
+func (v *attrValue) double() float64 { return math.Float64frombits(v.num) }
+
+type extraAttr struct {
+	key   string
+	value attrValue
+	pos   int
+}
+
+type exceptionValue struct {
+	typ, message, stacktrace string
+}
+
+// fieldRef records a field as it appeared in the event, for the problems
+// that can only be told once the event's type is known.
+type fieldRef struct {
+	id   fieldID
+	name string // unknown fields only
+	pos  int
+	// problems[from:to] of the event are about this field's value.
+	from, to int
+	// failed is set when the value had a problem (listed or not).
+	failed bool
+}
+
+type fieldProblem struct {
+	pos    int
+	at     loc
+	reason string
+}
+
+// event is one decoded event, reused from event to event.
+type event struct {
+	index int
+	start int // offset of its '{'
+	typ   eventType
+	// typeOK is set when the type field named a known type.
+	typeOK bool
+	// invalid is set once the event is counted as invalid.
+	invalid bool
+	// closed is set once the event's closing brace was read.
+	closed bool
+	// seen: fields present; set: fields with a value (not null, not "");
+	// empty: fields given as "".
+	seen, set, empty uint64
+
+	str          [numFields]string
+	num          [numFields]int64
+	flt          [numFields]float64
+	traceID      pcommon.TraceID
+	spanID       pcommon.SpanID
+	parentSpanID pcommon.SpanID
+	tools        []string
+	candidates   []string
+	exception    exceptionValue
+	attrs        []extraAttr
+
+	refs     []fieldRef
+	problems []fieldProblem
+	// extraProblems counts the problems beyond what the event keeps (a
+	// request lists at most maxDetails anyway).
+	extraProblems int
+}
+
+func (e *event) reset(index int) {
+	tools, candidates, attrs, refs, problems := e.tools[:0], e.candidates[:0], e.attrs[:0], e.refs[:0], e.problems[:0]
+	*e = event{index: index}
+	e.tools, e.candidates, e.attrs, e.refs, e.problems = tools, candidates, attrs, refs, problems
+}
+
+func (e *event) has(f fieldID) bool { return e.set&bit(f) != 0 }
+
+func (e *event) problem(pos int, at loc, reason string) {
+	if len(e.problems) >= maxDetails {
+		e.extraProblems++
+		return
+	}
+	e.problems = append(e.problems, fieldProblem{pos: pos, at: at, reason: reason})
 }
 
 func unknownField(t *typeSpec) string {

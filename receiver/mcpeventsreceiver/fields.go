@@ -1,7 +1,15 @@
 package mcpeventsreceiver
 
 import (
+	"bytes"
+	"encoding/hex"
+	"errors"
 	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
 
 	"github.com/mcp-bridge/otelcol-mcp/mcpconv"
 )
@@ -91,6 +99,16 @@ const (
 	kindAttributes                  // object of extra attributes
 	kindThreshold                   // OpenTelemetry sampling threshold: 1 to 14 lowercase hex digits
 )
+
+// kindWants says what JSON a field kind takes, for a value of another kind.
+var kindWants = [...]string{
+	kindType: "a string", kindTime: "an RFC 3339 string or unix nanoseconds", kindShort: "a string",
+	kindText: "a string", kindEnum: "a string", kindStrOrInt: "a string or an integer", kindInt: "an integer",
+	kindMillis: "a number", kindTraceID: "a string", kindSpanID: "a string", kindShortList: "an array of strings",
+	kindException: "an object", kindAttributes: "an object", kindThreshold: "a string",
+}
+
+var exceptionKeys = []string{"type", "message", "stacktrace"}
 
 // fieldSpec describes one field.
 type fieldSpec struct {
@@ -396,4 +414,206 @@ func init() {
 			t.reserved[mcpconv.OperationName] = "the receiver (execute_tool)"
 		}
 	}
+}
+
+// How each kind's value is checked, once it is read: setString and
+// setNumber store a value in the event, or say what is wrong with it.
+
+// setString checks a non-empty string against its field's kind.
+func (e *event) setString(id fieldID, v string) (reason string) {
+	spec := &fields[id]
+	switch spec.kind {
+	case kindType:
+		t, ok := typeByName[v]
+		if !ok {
+			return "unknown event type " + quoted(v)
+		}
+		e.typ, e.typeOK = t, true
+	case kindTime:
+		n, isInt := parseInt(v)
+		if !isInt || v[0] == '-' {
+			t, err := parseRFC3339(v)
+			if err != nil {
+				return "invalid timestamp " + quoted(v) + ": " + timeHint
+			}
+			if t.Before(minTime) || !t.Before(maxTime) {
+				return outOfRange(t, false)
+			}
+			n = t.UnixNano()
+		} else if reason := nanosInRange(n); reason != "" {
+			return reason
+		}
+		e.num[id] = n
+	case kindEnum:
+		if !slices.Contains(spec.enum, v) {
+			return "must be one of " + quoteList(spec.enum) + ", got " + quoted(v)
+		}
+	case kindTraceID:
+		if len(v) != 32 || !decodeHexID(e.traceID[:], v) {
+			return "must be 32 hex digits, not all zero"
+		}
+	case kindSpanID:
+		dst := e.spanID[:]
+		if id == fParentSpanID {
+			dst = e.parentSpanID[:]
+		}
+		if len(v) != 16 || !decodeHexID(dst, v) {
+			return "must be 16 hex digits, not all zero"
+		}
+	case kindThreshold:
+		if len(v) > 14 || strings.Trim(v, "0123456789abcdef") != "" {
+			return "must be 1 to 14 lowercase hex digits (an OpenTelemetry sampling threshold)"
+		}
+	}
+	e.str[id] = v
+	e.set |= bit(id)
+	return ""
+}
+
+// setNumber checks the text of a JSON number against its field's kind.
+func (e *event) setNumber(id fieldID, raw []byte) (reason string) {
+	spec := &fields[id]
+	n, isInt := parseInt(raw)
+	switch spec.kind {
+	case kindStrOrInt:
+		if !isInt {
+			return "must be a string or an integer, got " + excerpt(raw)
+		}
+		e.str[id] = string(raw)
+	case kindMillis:
+		f, err := strconv.ParseFloat(string(raw), 64)
+		if err != nil || f < 0 || f > float64(spec.max) {
+			return "must be between 0 and " + strconv.FormatInt(spec.max, 10) + ", got " + excerpt(raw)
+		}
+		e.flt[id] = f
+	case kindTime:
+		if !isInt {
+			return "invalid timestamp " + excerpt(raw) + ": " + timeHint + " as an integer"
+		}
+		if reason := nanosInRange(n); reason != "" {
+			return reason
+		}
+		e.num[id] = n
+	default:
+		if bytes.ContainsAny(raw, ".eE") {
+			return "must be an integer, got " + excerpt(raw)
+		}
+		if !isInt || n < spec.min || n > spec.max {
+			return "must be between " + strconv.FormatInt(spec.min, 10) + " and " +
+				strconv.FormatInt(spec.max, 10) + ", got " + excerpt(raw)
+		}
+		e.num[id] = n
+	}
+	e.set |= bit(id)
+	return ""
+}
+
+// Timestamps outside [minTime, maxTime) are refused: a unix time in
+// seconds or milliseconds sent as an integer falls far below minTime.
+var (
+	minTime = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxTime = time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+const timeHint = "use RFC 3339 (2025-06-18T12:00:00.5Z) or unix nanoseconds"
+
+func nanosInRange(n int64) string {
+	if n < minTime.UnixNano() || n >= maxTime.UnixNano() {
+		return outOfRange(time.Unix(0, n), true)
+	}
+	return ""
+}
+
+func outOfRange(t time.Time, nanos bool) string {
+	msg := "timestamp " + t.UTC().Format(time.RFC3339Nano) + " is out of range [" +
+		minTime.Format(time.RFC3339) + ", " + maxTime.Format(time.RFC3339) + ")"
+	if nanos {
+		msg += "; integers are unix nanoseconds"
+	}
+	return msg
+}
+
+var errBadTime = errors.New("bad time")
+
+// parseRFC3339 parses RFC 3339 with at most nanosecond precision; Go's
+// parser is lenient about some forms RFC 3339 does not allow, so the shape
+// is checked first.
+func parseRFC3339(v string) (time.Time, error) {
+	if len(v) < 20 || v[4] != '-' || v[7] != '-' || v[10] != 'T' || v[13] != ':' || v[16] != ':' {
+		return time.Time{}, errBadTime
+	}
+	if i := strings.IndexByte(v, '.'); i >= 0 {
+		j := i + 1
+		for j < len(v) && v[j] >= '0' && v[j] <= '9' {
+			j++
+		}
+		if j-i-1 < 1 || j-i-1 > 9 {
+			return time.Time{}, errBadTime
+		}
+	}
+	return time.Parse(time.RFC3339Nano, v)
+}
+
+// decodeHexID decodes hex into dst and rejects an all-zero id.
+func decodeHexID(dst []byte, v string) bool {
+	_, err := hex.Decode(dst, []byte(v))
+	return err == nil && slices.ContainsFunc(dst, func(b byte) bool { return b != 0 })
+}
+
+// parseInt parses the text of an integer number; ok is false when it is
+// not one or does not fit an int64.
+func parseInt[T ~string | ~[]byte](b T) (n int64, ok bool) {
+	neg := len(b) > 0 && b[0] == '-'
+	if neg {
+		b = b[1:]
+	}
+	if len(b) == 0 || len(b) > 19 {
+		return 0, false
+	}
+	var u uint64
+	for i := range len(b) {
+		if b[i] < '0' || b[i] > '9' {
+			return 0, false
+		}
+		u = u*10 + uint64(b[i]-'0')
+	}
+	if neg && u <= 1<<63 {
+		return -int64(u), true
+	}
+	return int64(u), !neg && u <= 1<<63-1
+}
+
+// excerptLength bounds the part of a refused value quoted in a reason.
+const excerptLength = 64
+
+// quoted quotes a value for a reason, shortened when long.
+func quoted(v string) string {
+	if len(v) <= excerptLength {
+		return strconv.Quote(v)
+	}
+	cut := excerptLength
+	for cut > 0 && !utf8.RuneStart(v[cut]) {
+		cut--
+	}
+	return strconv.Quote(v[:cut]) + "..."
+}
+
+// excerpt shortens the text of a refused number for a reason.
+func excerpt(raw []byte) string {
+	if len(raw) <= excerptLength {
+		return string(raw)
+	}
+	return string(raw[:excerptLength]) + "..."
+}
+
+func quoteList(list []string) string {
+	quoted := make([]string, len(list))
+	for i, s := range list {
+		quoted[i] = strconv.Quote(s)
+	}
+	return strings.Join(quoted, ", ")
+}
+
+func tooLong(limit int, setting string) string {
+	return "longer than " + strconv.Itoa(limit) + " bytes (" + setting + ")"
 }
