@@ -292,9 +292,10 @@ func (d *decoder) decodeField(id fieldID) {
 		d.decodeAttributes(id, pos, k)
 	case kind == kindRawJSON:
 		var nul bool
-		d.skip(&nul)
+		if d.skip(&nul); d.err != nil {
+			return
+		}
 		switch raw := d.data[pos:d.dec.InputOffset()]; {
-		case d.err != nil:
 		case nul:
 			e.problem(pos, at, "must not contain NUL characters (\\u0000)")
 		case len(raw) > d.limits.maxTextLength:
