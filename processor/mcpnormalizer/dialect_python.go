@@ -9,7 +9,7 @@ import (
 )
 
 // The official MCP Python SDK v2 (modelcontextprotocol/python-sdk,
-// src/mcp/shared/_otel.py), scope "mcp-python-sdk". SERVER spans are
+// the module mcp.shared._otel), scope "mcp-python-sdk". SERVER spans are
 // conventional ("{method} {target}", convention keys, no mcp.session.id).
 // CLIENT spans are named "MCP send {method} {target}" and carry only
 // mcp.method.name and jsonrpc.request.id: the tool (or prompt) comes from
