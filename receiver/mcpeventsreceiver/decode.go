@@ -221,8 +221,8 @@ func (d *decoder) startEvent() bool {
 // still valid, adds it to the batch.
 func (d *decoder) decodeEvent() {
 	e := &d.ev
-	k := d.peek()
-	if e.start = d.nextPos(); k != '{' {
+	if k := d.peek(); k != '{' {
+		e.start = d.nextPos()
 		if d.skip(nil); d.err == nil {
 			e.invalid = true
 			d.invalidEvents++
@@ -230,9 +230,9 @@ func (d *decoder) decodeEvent() {
 		}
 		return
 	}
-	for d.token(); d.more(); {
-		keyPos := d.nextPos()
-		if key := d.name(); key != nil {
+	d.token()
+	for e.start = int(d.dec.InputOffset()) - 1; d.more(); {
+		if key, keyPos := d.name(); key != nil {
 			d.member(key, keyPos)
 		}
 	}
@@ -280,47 +280,46 @@ func (d *decoder) member(key []byte, keyPos int) {
 func (d *decoder) decodeField(id fieldID) {
 	e, spec := &d.ev, &fields[id]
 	at := loc{name: spec.name}
-	pos, k := d.nextPos(), d.peek()
-	switch kind := spec.kind; {
+	switch k, kind := d.peek(), spec.kind; {
 	case k == 'n': // null is as good as absent
 		d.skip(nil)
 	case kind == kindShortList:
-		d.decodeList(id, pos, k)
+		d.decodeList(id, d.nextPos(), k)
 	case kind == kindException:
-		d.decodeException(id, pos, k)
+		d.decodeException(id, d.nextPos(), k)
 	case kind == kindAttributes:
-		d.decodeAttributes(id, pos, k)
+		d.decodeAttributes(id, d.nextPos(), k)
 	case kind == kindRawJSON:
 		var nul bool
-		if d.skip(&nul); d.err != nil {
-			return
-		}
-		switch raw := d.data[pos:d.dec.InputOffset()]; {
-		case nul:
-			e.problem(pos, at, "must not contain NUL characters (\\u0000)")
-		case len(raw) > d.limits.maxTextLength:
-			e.problem(pos, at, tooLong(d.limits.maxTextLength, "max_text_length"))
-		default:
-			e.str[id] = string(raw)
-			e.set |= bit(id)
+		pos := d.nextPos()
+		if d.skip(&nul); d.err == nil {
+			switch raw := d.data[pos:d.dec.InputOffset()]; {
+			case nul:
+				e.problem(pos, at, "must not contain NUL characters (\\u0000)")
+			case len(raw) > d.limits.maxTextLength:
+				e.problem(pos, at, tooLong(d.limits.maxTextLength, "max_text_length"))
+			default:
+				e.str[id] = string(raw)
+				e.set |= bit(id)
+			}
 		}
 	case k == '0' && (kind == kindInt || kind == kindMillis || kind == kindStrOrInt || kind == kindTime):
 		if raw := d.value(); raw != nil {
-			d.report(pos, at, e.setNumber(id, raw))
+			d.report(d.posOf(raw), at, e.setNumber(id, raw))
 		}
 	case k == '"' && kind != kindInt && kind != kindMillis:
 		if raw := d.value(); raw != nil {
 			switch v, reason := d.stringValue(raw, d.lengthLimit(kind)); {
 			case reason != "":
-				e.problem(pos, at, reason)
+				e.problem(d.posOf(raw), at, reason)
 			case v == "":
 				e.empty |= bit(id)
 			default:
-				d.report(pos, at, e.setString(id, v))
+				d.report(d.posOf(raw), at, e.setString(id, v))
 			}
 		}
 	default:
-		d.wrong(pos, at, kindWants[kind], k)
+		d.wrong(d.nextPos(), at, kindWants[kind], k)
 	}
 }
 
@@ -389,8 +388,7 @@ func (d *decoder) decodeException(id fieldID, pos int, k jsontext.Kind) {
 	var seen [3]bool
 	ok := true
 	for d.token(); d.more(); {
-		kpos := d.nextPos()
-		key := d.name()
+		key, kpos := d.name()
 		if key == nil {
 			return
 		}
@@ -449,7 +447,7 @@ func (d *decoder) decodeAttributes(id fieldID, pos int, k jsontext.Kind) {
 			d.skipRest()
 			return
 		}
-		key := d.name()
+		key, _ := d.name()
 		switch {
 		case key == nil:
 			return
@@ -551,9 +549,14 @@ func (d *decoder) value() []byte {
 		return nil
 	}
 	raw, err := d.dec.ReadValue()
-	d.setErr(err)
+	if err != nil {
+		d.setErr(err)
+	}
 	return raw
 }
+
+// posOf is the offset of raw, the value just read.
+func (d *decoder) posOf(raw []byte) int { return int(d.dec.InputOffset()) - len(raw) }
 
 // token reads a '{', '}', '[' or ']' that peek announced.
 func (d *decoder) token() {
@@ -573,12 +576,12 @@ func (d *decoder) more() bool {
 	return d.err == nil
 }
 
-// name reads an object member's name; nil after an error.
-func (d *decoder) name() []byte {
+// name reads an object member's name and its offset; nil after an error.
+func (d *decoder) name() ([]byte, int) {
 	if raw := d.value(); raw != nil {
-		return d.unquote(raw)
+		return d.unquote(raw), d.posOf(raw)
 	}
-	return nil
+	return nil, 0
 }
 
 // unquote is the content of a string token; it may be d.scratch, valid
