@@ -76,12 +76,13 @@ type problem struct {
 // attributes object, an element of an array (elem is 1 + its index).
 type loc struct {
 	name, key string
+	keyed     bool // key is set, maybe to ""
 	elem      int
 }
 
 func (l loc) path() string {
 	p := l.name
-	if l.key != "" {
+	if l.keyed {
 		p += "." + l.key
 	}
 	if l.elem > 0 {
@@ -392,7 +393,7 @@ func (d *decoder) decodeException(id fieldID, pos int, k jsontext.Kind) {
 		if key == nil {
 			return
 		}
-		at := loc{name: whole.name, key: string(key)}
+		at := loc{name: whole.name, key: string(key), keyed: true}
 		vpos, vk, slot := d.nextPos(), d.peek(), slices.Index(exceptionKeys, at.key)
 		switch {
 		case slot < 0 || seen[slot]:
@@ -458,7 +459,7 @@ func (d *decoder) decodeAttributes(id fieldID, pos int, k jsontext.Kind) {
 		case bytes.IndexByte(key, 0) >= 0:
 			e.problem(kpos, whole, "an attribute key must not contain NUL characters (\\u0000)")
 		case slices.ContainsFunc(e.attrs, func(a extraAttr) bool { return a.key == string(key) }):
-			e.problem(kpos, loc{name: whole.name, key: string(key)}, "duplicate attribute")
+			e.problem(kpos, loc{name: whole.name, key: string(key), keyed: true}, "duplicate attribute")
 		default:
 			name := string(key)
 			if v, ok := d.attrValue(name, 0); ok {
@@ -478,7 +479,7 @@ func (d *decoder) decodeAttributes(id fieldID, pos int, k jsontext.Kind) {
 // element). ok is false when a problem was recorded, or for a null
 // attribute, which is dropped like an absent one.
 func (d *decoder) attrValue(key string, elem int) (v attrValue, ok bool) {
-	at := loc{name: "attributes", key: key, elem: elem}
+	at := loc{name: "attributes", key: key, keyed: true, elem: elem}
 	pos, k := d.nextPos(), d.peek()
 	want := "a string, number or boolean"
 	switch {
@@ -518,7 +519,7 @@ func (d *decoder) attrValue(key string, elem int) (v attrValue, ok bool) {
 		d.token()
 		for i := 0; d.more(); i++ {
 			if i == maxElements {
-				d.ev.problem(d.nextPos(), loc{name: at.name, key: key}, "more than "+strconv.Itoa(maxElements)+" elements")
+				d.ev.problem(d.nextPos(), loc{name: at.name, key: key, keyed: true}, "more than "+strconv.Itoa(maxElements)+" elements")
 				d.skipRest()
 				return v, false
 			}
@@ -679,10 +680,11 @@ func (d *decoder) pointer(at loc) string {
 	if d.depth0 == 1 {
 		p = p.AppendToken(strconv.Itoa(d.ev.index))
 	}
-	for _, tok := range [...]string{at.name, at.key} {
-		if tok != "" {
-			p = p.AppendToken(tok)
-		}
+	if at.name != "" {
+		p = p.AppendToken(at.name)
+	}
+	if at.keyed {
+		p = p.AppendToken(at.key)
 	}
 	if at.elem > 0 {
 		p = p.AppendToken(strconv.Itoa(at.elem - 1))
@@ -783,10 +785,13 @@ func (d *decoder) setErr(err error) {
 		se.pos, se.ptr, se.msg = int(je.ByteOffset), string(je.JSONPointer), je.Err.Error()
 	}
 	d.err = se
+	next := d.nextPos()
 	switch msg := se.msg; {
+	case next < len(d.data) && d.data[next] != '"' && d.expected() == "expected a field name":
+		se.pos, se.msg = next, d.unexpected(next)+", expected a field name" // jsontext reads on to the end of a value
 	case err == io.EOF || je != nil && je.Err == io.ErrUnexpectedEOF:
 		se.pos, se.msg = len(d.data), "unexpected end of input in string"
-		if pos := d.nextPos(); pos >= len(d.data) || d.data[pos] != '"' {
+		if next >= len(d.data) || d.data[next] != '"' {
 			se.msg = "unexpected end of input, " + d.expected()
 		}
 	case je == nil:
@@ -794,20 +799,19 @@ func (d *decoder) setErr(err error) {
 		se.msg = "invalid UTF-8 in string"
 	case strings.HasPrefix(msg, "invalid surrogate pair"):
 		se.msg = `unpaired surrogate in \u escape`
-	case strings.HasPrefix(msg, "invalid escape sequence `\\u"):
+	case strings.HasPrefix(msg, "invalid escape sequence") && se.pos+1 < len(d.data) && d.data[se.pos+1] == 'u':
 		se.msg = `invalid \u escape`
 	case strings.HasPrefix(msg, "invalid escape sequence") && se.pos+1 < len(d.data):
 		se.msg = `invalid escape '\` + string(rune(d.data[se.pos+1])) + "'"
 	case strings.Contains(msg, " in string"):
 		se.msg = "control character in string (escape it)"
 	case strings.Contains(msg, " in literal"):
-		se.pos = d.nextPos()
-		se.msg = d.unexpected(se.pos)
+		se.pos, se.msg = next, d.unexpected(next)
 	case strings.Contains(msg, " in number"):
 		se.msg = "invalid number"
 	default: // a character out of place
 		if strings.HasSuffix(msg, "at start of value") || je.Err == jsontext.ErrNonStringName {
-			se.pos = d.nextPos()
+			se.pos = next
 		}
 		se.msg = d.unexpected(se.pos) + ", " + d.expected()
 	}
@@ -828,7 +832,10 @@ func (d *decoder) expected() string {
 	depth := d.dec.StackDepth()
 	kind, n := d.dec.StackIndex(depth)
 	rest := bytes.TrimLeft(d.dec.UnreadBuffer(), " \t\r\n")
-	sep := len(rest) > 0 && (rest[0] == ',' || rest[0] == ':')
+	sep := len(rest) > 0 && rest[0] == ',' // after a name, a ':'
+	if kind == '{' && n%2 == 1 {
+		sep = len(rest) > 0 && rest[0] == ':'
+	}
 	events := depth == 1 && d.depth0 == 1
 	switch {
 	case kind == '{' && n%2 == 1 && !sep:

@@ -197,7 +197,7 @@ func (d *decoder) checkType(t *typeSpec, hadProblem uint64) {
 	e := &d.ev
 	for _, a := range e.attrs {
 		if who, ok := t.reserved[a.key]; ok {
-			d.addProblem(a.pos, loc{name: "attributes", key: a.key}, "reserved: set by "+who)
+			d.addProblem(a.pos, loc{name: "attributes", key: a.key, keyed: true}, "reserved: set by "+who)
 		}
 	}
 	if e.has(fErrorMessage) && e.has(fStatus) && e.str[fStatus] != "error" {
