@@ -186,6 +186,11 @@ func (d *decoder) decodeArray(body []byte) {
 		d.depth0 = 1
 		d.token()
 		for d.err == nil && d.more() {
+			if d.peek() == 0 { // malformed between events: the problem takes the next index
+				d.ev.closed = true
+				d.token()
+				break
+			}
 			if !d.startEvent() {
 				return
 			}

@@ -432,3 +432,17 @@ func TestProblemPointers(t *testing.T) {
 		})
 	}
 }
+
+// TestMalformedAfterTheLastEvent: malformed JSON after as many events as
+// a request may hold is a 400 problem (with the next index), not a 413.
+func TestMalformedAfterTheLastEvent(t *testing.T) {
+	limits := testLimits()
+	limits.maxEvents = 2
+	d := newDecoder(limits, allPipelines)
+	d.decode([]byte("[{"+okHealth+"},{"+okHealth+"} x]"), formatJSON, testNow)
+	assert.False(t, d.tooMany)
+	assert.Equal(t, []problem{{Index: 2, Line: 1, Reason: "invalid JSON: unexpected character 'x', expected ',' or ']' after an event"}}, d.problems)
+	d.decode([]byte(`["s" 1]`), formatJSON, testNow)
+	assert.Equal(t, []problem{{Index: 0, Line: 1, Pointer: "/0", Reason: "an event must be a JSON object, got string"},
+		{Index: 1, Line: 1, Reason: "invalid JSON: unexpected character '1', expected ',' or ']' after an event"}}, d.problems)
+}
