@@ -5,6 +5,9 @@
 #                  deploy/agent-config.yaml with the binary
 #   make test      start/reuse PostgreSQL (scripts/pg-up.sh), build, go test -race ./...
 #   make lint      gofmt -l (must print nothing) and go vet ./...
+#   make generate  regenerate each component's internal/metadata, lifecycle
+#                  and goleak tests from its metadata.yaml with the mdatagen
+#                  pinned in internal/tools/go.mod
 #   make run       PostgreSQL + build, then run the collector in the foreground
 #   make demo      PostgreSQL + build, then scripts/demo.sh
 #   make bench     exporter, commit-floor, query and end-to-end benchmarks (bench/)
@@ -43,7 +46,7 @@ export MCP_PG_HOST MCP_PG_PORT
 MCP_TEST_ADMIN_DSN ?= postgres://postgres@$(MCP_PG_HOST):$(MCP_PG_PORT)/postgres?sslmode=disable
 export MCP_TEST_ADMIN_DSN
 
-.PHONY: build ocb validate test lint run demo clean pg-up pg-down bench chaos realworld realworld-npm
+.PHONY: build ocb validate test lint generate run demo clean pg-up pg-down bench chaos realworld realworld-npm
 
 # Install the pinned ocb when ./bin/builder is missing or reports another version
 # (`builder version` prints to stderr).
@@ -97,6 +100,27 @@ lint:
 	out=$$(gofmt -l $$dirs | sort -u); \
 	if [[ -n "$$out" ]]; then echo "gofmt -l reports unformatted files:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+
+# mdatagen is pinned in internal/tools/go.mod, a module of its own so that its
+# dependencies never move the collector's; it is built into ./bin from there.
+# Each component's metadata.yaml is the source of its internal/metadata
+# package, generated_component_test.go (lifecycle) and generated_package_test.go
+# (goleak). exporter/mcppgexporter is not listed yet: its exporter_test.go has
+# a TestMain of its own (pgtest.Main), which the generated one would duplicate.
+MDATAGEN := $(CURDIR)/bin/mdatagen
+MDATAGEN_COMPONENTS := \
+	processor/mcpsampler \
+	processor/mcpnormalizer \
+	extension/partitionmgr \
+	extension/diskguard \
+	receiver/mcpeventsreceiver
+
+generate:
+	cd internal/tools && $(GO) build -o "$(MDATAGEN)" go.opentelemetry.io/collector/cmd/mdatagen
+	@for dir in $(MDATAGEN_COMPONENTS); do \
+		echo "mdatagen $$dir/metadata.yaml"; \
+		(cd "$$dir" && "$(MDATAGEN)" metadata.yaml); \
+	done
 
 # With the container image's Go runtime settings (scripts/runtime-env.sh).
 run: pg-up build

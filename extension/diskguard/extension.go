@@ -39,7 +39,6 @@ type diskGuard struct {
 	inner     extension.Extension
 	storage   storage.Extension
 	telemetry *metadata.TelemetryBuilder
-	reg       metric.Registration
 
 	minFree     int64
 	admission   metric.AddOption
@@ -101,19 +100,17 @@ func (g *diskGuard) Start(ctx context.Context, host component.Host) error {
 	g.telemetry.DiskguardRefused.Add(ctx, 0, g.admission)
 	g.telemetry.DiskguardRefused.Add(ctx, 0, g.storageOpt)
 	g.telemetry.DiskguardBookkeepingFailed.Add(ctx, 0)
-	g.reg, err = g.telemetry.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+	return g.telemetry.RegisterDiskguardFreeBytesCallback(func(_ context.Context, o metric.Int64Observer) error {
 		if free, _, err := filesystemSpace(g.cfg.Directory); err == nil {
-			o.ObserveInt64(g.telemetry.DiskguardFreeBytes, free)
+			o.Observe(free)
 		}
 		return nil
-	}, g.telemetry.DiskguardFreeBytes)
-	return err
+	})
 }
 
 func (g *diskGuard) Shutdown(ctx context.Context) error {
-	if g.reg != nil {
-		_ = g.reg.Unregister()
-	}
+	// Unregisters the free-space callback (none when Start was not called).
+	g.telemetry.Shutdown()
 	return g.inner.Shutdown(ctx)
 }
 

@@ -50,7 +50,6 @@ type partitionManager struct {
 	ready  atomic.Bool
 	cancel context.CancelFunc
 	done   chan struct{}
-	reg    metric.Registration
 
 	mu            sync.Mutex
 	rowsInDefault map[string]int64
@@ -112,7 +111,8 @@ func (pm *partitionManager) Start(_ context.Context, host component.Host) error 
 	}
 	pm.host, pm.pool = host, pool
 	pm.m = &maintainer{pool: pool, schemaName: pm.cfg.Schema, archiveSchema: pm.cfg.ArchiveSchema, loc: pm.loc, tables: pm.plans}
-	if pm.reg, err = pm.registerGauges(); err != nil {
+	if err = pm.registerGauges(); err != nil {
+		pm.telemetry.Shutdown()
 		pool.Close()
 		return err
 	}
@@ -128,9 +128,8 @@ func (pm *partitionManager) Shutdown(context.Context) error {
 		pm.cancel()
 		<-pm.done
 	}
-	if pm.reg != nil {
-		_ = pm.reg.Unregister()
-	}
+	// Unregisters the gauges' callbacks (none when Start was not called).
+	pm.telemetry.Shutdown()
 	if pm.pool != nil {
 		pm.pool.Close()
 	}
@@ -332,22 +331,34 @@ func tableAttr(table string) metric.AddOption {
 	return metric.WithAttributes(attribute.String("table", table))
 }
 
-func (pm *partitionManager) registerGauges() (metric.Registration, error) {
+// registerGauges registers the callbacks of the three gauges; the
+// telemetry builder's Shutdown unregisters them.
+func (pm *partitionManager) registerGauges() error {
 	t := pm.telemetry
-	return t.RegisterCallback(func(_ context.Context, o metric.Observer) error {
-		pm.mu.Lock()
-		defer pm.mu.Unlock()
-		for table, n := range pm.rowsInDefault {
-			o.ObserveInt64(t.PartitionmgrRowsInDefault, n, metric.WithAttributes(attribute.String("table", table)))
-		}
-		for j, at := range pm.lastSuccess {
-			o.ObserveInt64(t.PartitionmgrLastSuccess, at.Unix(), metric.WithAttributes(attribute.String("task", j.String())))
-		}
-		ready := int64(0)
-		if pm.ready.Load() {
-			ready = 1
-		}
-		o.ObserveInt64(t.PartitionmgrSchemaReady, ready)
-		return nil
-	}, t.PartitionmgrRowsInDefault, t.PartitionmgrLastSuccess, t.PartitionmgrSchemaReady)
+	return errors.Join(
+		t.RegisterPartitionmgrRowsInDefaultCallback(func(_ context.Context, o metric.Int64Observer) error {
+			pm.mu.Lock()
+			defer pm.mu.Unlock()
+			for table, n := range pm.rowsInDefault {
+				o.Observe(n, metric.WithAttributes(attribute.String("table", table)))
+			}
+			return nil
+		}),
+		t.RegisterPartitionmgrLastSuccessCallback(func(_ context.Context, o metric.Int64Observer) error {
+			pm.mu.Lock()
+			defer pm.mu.Unlock()
+			for j, at := range pm.lastSuccess {
+				o.Observe(at.Unix(), metric.WithAttributes(attribute.String("task", j.String())))
+			}
+			return nil
+		}),
+		t.RegisterPartitionmgrSchemaReadyCallback(func(_ context.Context, o metric.Int64Observer) error {
+			ready := int64(0)
+			if pm.ready.Load() {
+				ready = 1
+			}
+			o.Observe(ready)
+			return nil
+		}),
+	)
 }

@@ -2,7 +2,6 @@ package partitionmgr
 
 import (
 	"context"
-	"os"
 	"sort"
 	"sync"
 	"testing"
@@ -23,9 +22,27 @@ import (
 	"github.com/mcp-bridge/otelcol-mcp/internal/pgtest"
 )
 
-var testDB *pgtest.Database
+// testDBs holds the database of each test that asked for one, by test name.
+var testDBs sync.Map
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m, "mcp_partitionmgr_test", &testDB)) }
+// testDB returns the database of t, created on first use (prefix
+// mcp_partitionmgr_test) and dropped when t ends. The package has no TestMain
+// of its own: the generated one (generated_package_test.go) checks for leaked
+// goroutines, and a database per test leaves nothing behind when it exits.
+func testDB(t *testing.T) *pgtest.Database {
+	t.Helper()
+	if db, ok := testDBs.Load(t.Name()); ok {
+		return db.(*pgtest.Database)
+	}
+	db, err := pgtest.CreateDatabase("mcp_partitionmgr_test")
+	require.NoError(t, err)
+	testDBs.Store(t.Name(), db)
+	t.Cleanup(func() {
+		testDBs.Delete(t.Name())
+		assert.NoError(t, db.Drop())
+	})
+	return db
+}
 
 // fakeClock is a clock the test moves by hand.
 type fakeClock struct {
@@ -109,7 +126,7 @@ type testManager struct {
 func startManager(t *testing.T, schemaName string, now time.Time, edit func(*Config)) *testManager {
 	t.Helper()
 	cfg := createDefaultConfig().(*Config)
-	cfg.DSN = configopaque.String(testDB.DSN)
+	cfg.DSN = configopaque.String(testDB(t).DSN)
 	cfg.Schema = schemaName
 	cfg.ArchiveSchema = schemaName + "_archive"
 	if edit != nil {
@@ -178,7 +195,7 @@ func (tm *testManager) waitForRuns(t *testing.T, n int64) {
 
 func testPool(t *testing.T) *pgxpool.Pool {
 	t.Helper()
-	pool, err := pgxpool.New(context.Background(), testDB.DSN)
+	pool, err := pgxpool.New(context.Background(), testDB(t).DSN)
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
 	return pool
@@ -262,7 +279,7 @@ func TestScheduleRunsAtTheFakeInstants(t *testing.T) {
 // reach: Start succeeds, the schema waits, and is applied once the database
 // answers and the retry interval has passed.
 func TestStartsWhileDatabaseIsDown(t *testing.T) {
-	proxy, dsn := pgtest.ProxyFor(t, testDB.DSN, false)
+	proxy, dsn := pgtest.ProxyFor(t, testDB(t).DSN, false)
 	start := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
 	tm := startManager(t, "down", start, func(c *Config) { c.DSN = configopaque.String(dsn) })
 
