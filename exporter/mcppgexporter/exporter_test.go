@@ -25,7 +25,6 @@ import (
 	"github.com/mcp-bridge/otelcol-mcp/exporter/mcppgexporter/internal/metadata"
 	"github.com/mcp-bridge/otelcol-mcp/internal/pgtest"
 	"github.com/mcp-bridge/otelcol-mcp/mcpconv"
-	"github.com/mcp-bridge/otelcol-mcp/schema"
 )
 
 var testDB *pgtest.Database
@@ -296,21 +295,6 @@ func TestReplayInsertsNothingTwice(t *testing.T) {
 
 	require.NoError(t, e.pushTraces(ctx, routerTraces(50, 100)))
 	waitForRows(t, pool, s, map[string]int{"routing_log": 150, "tool_call_record": 150, "error_log": failuresIn(0, 150)})
-}
-
-func TestTablesMatchSchema(t *testing.T) {
-	ctx := context.Background()
-	pool := testPool(t)
-	_, err := schema.Apply(ctx, pool, "columns")
-	require.NoError(t, err)
-	for _, tbl := range tables {
-		rows, err := pool.Query(ctx, `SELECT column_name FROM information_schema.columns
-			WHERE table_schema = 'columns' AND table_name = $1`, tbl.name)
-		require.NoError(t, err)
-		cols, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		require.NoError(t, err)
-		assert.Subset(t, cols, tbl.columns, "columns of %s", tbl.name)
-	}
 }
 
 // TestNeverStartedExporterLeavesNoSharedEntry: a collector that fails to

@@ -78,7 +78,7 @@ func (w *pgWriter) isolationFor(ctx context.Context, tx pgx.Tx, id tableID) (*is
 	if iso := w.isolation[id]; iso != nil {
 		return iso, nil
 	}
-	t := &tables[id]
+	t := tables[id]
 	rows, err := tx.Query(ctx, `SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute
 		WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped`, w.target[id].Sanitize())
 	if err != nil {
@@ -299,7 +299,7 @@ func (w *pgWriter) isolateRows(ctx context.Context, tx pgx.Tx, id tableID, run *
 }
 
 func (w *pgWriter) isolateChunk(ctx context.Context, tx pgx.Tx, id tableID, iso *isolation, chunk []int, run *isolateRun, res *writeResult) error {
-	t := &tables[id]
+	t := tables[id]
 	rows := run.b.rows[id]
 	if _, err := tx.Exec(ctx, iso.stageSQL); err != nil {
 		return fmt.Errorf("prepare isolation of %s: %w", t.name, err)

@@ -37,7 +37,7 @@ func TestLogRows(t *testing.T) {
 		name  string
 		build func(plog.LogRecordSlice)
 		table tableID
-		want  []any
+		want  map[string]any // by column
 	}{
 		{
 			name: "failed health check",
@@ -54,8 +54,20 @@ func TestLogRows(t *testing.T) {
 				a.PutStr("region", "eu")
 			},
 			table: healthCheckRecord,
-			want: []any{ts, "hc-1", "weather-1", false, "unhealthy", "ping", int64(12500), "connection_refused",
-				"connection refused", "mcp-router", 2.0, json.RawMessage(`{"region":"eu"}`)},
+			want: map[string]any{
+				"ts":             ts,
+				"event_id":       "hc-1",
+				"server_key":     "weather-1",
+				"healthy":        false,
+				"status":         "unhealthy",
+				"check_type":     "ping",
+				"latency_us":     int64(12500),
+				"error_type":     "connection_refused",
+				"message":        "connection refused",
+				"service_name":   "mcp-router",
+				"adjusted_count": 2.0,
+				"attributes":     json.RawMessage(`{"region":"eu"}`),
+			},
 		},
 		{
 			name: "load-balancer decision",
@@ -76,8 +88,23 @@ func TestLogRows(t *testing.T) {
 				a.PutStr(mcpconv.LBReason, "fewest in-flight")
 			},
 			table: lbDecision,
-			want: []any{ts, "lb-1", testTraceID[:], testSpanID[:], "req-1", "sess-1", "tools/call", "get_weather",
-				"least_conn", "weather-2", []string{"weather-1", "weather-2"}, "fewest in-flight", "mcp-router", 1.0, nil},
+			want: map[string]any{
+				"ts":             ts,
+				"event_id":       "lb-1",
+				"trace_id":       testTraceID[:],
+				"span_id":        testSpanID[:],
+				"request_id":     "req-1",
+				"session_id":     "sess-1",
+				"method":         "tools/call",
+				"tool_name":      "get_weather",
+				"strategy":       "least_conn",
+				"server_key":     "weather-2",
+				"candidates":     []string{"weather-1", "weather-2"},
+				"reason":         "fewest in-flight",
+				"service_name":   "mcp-router",
+				"adjusted_count": 1.0,
+				"attributes":     nil,
+			},
 		},
 		{
 			name: "breaker opens",
@@ -91,7 +118,18 @@ func TestLogRows(t *testing.T) {
 				a.PutInt(mcpconv.BreakerFailureCount, 5)
 			},
 			table: circuitBreakerEvent,
-			want:  []any{ts, "cb-1", "weather-1", "closed", "open", int64(5), "5 consecutive failures", "mcp-router", 1.0, nil},
+			want: map[string]any{
+				"ts":             ts,
+				"event_id":       "cb-1",
+				"server_key":     "weather-1",
+				"from_state":     "closed",
+				"to_state":       "open",
+				"failure_count":  int64(5),
+				"reason":         "5 consecutive failures",
+				"service_name":   "mcp-router",
+				"adjusted_count": 1.0,
+				"attributes":     nil,
+			},
 		},
 		{
 			name: "server registered",
@@ -107,8 +145,21 @@ func TestLogRows(t *testing.T) {
 				a.PutStr(mcpconv.HealthStatus, mcpconv.HealthHealthy)
 			},
 			table: mcpServer,
-			want: []any{"weather-1", "Weather", "http://weather:8080/mcp", "1.2.0", "streamable_http", []string{"get_weather"},
-				ts, nil, "healthy", ts, ts, "mcp-router", nil},
+			want: map[string]any{
+				"server_key":        "weather-1",
+				"name":              "Weather",
+				"url":               "http://weather:8080/mcp",
+				"version":           "1.2.0",
+				"transport":         "streamable_http",
+				"tools":             []string{"get_weather"},
+				"registered_at":     ts,
+				"deregistered_at":   nil,
+				"health_status":     "healthy",
+				"health_changed_at": ts,
+				"updated_at":        ts,
+				"service_name":      "mcp-router",
+				"attributes":        nil,
+			},
 		},
 		{
 			name: "server deregistered",
@@ -116,7 +167,21 @@ func TestLogRows(t *testing.T) {
 				putEvent(rs, mcpconv.EventServerDeregistered, "", ts).Attributes().PutStr(mcpconv.ServerKey, "weather-1")
 			},
 			table: mcpServer,
-			want:  []any{"weather-1", nil, nil, nil, nil, nil, nil, ts, nil, nil, ts, "mcp-router", nil},
+			want: map[string]any{
+				"server_key":        "weather-1",
+				"name":              nil,
+				"url":               nil,
+				"version":           nil,
+				"transport":         nil,
+				"tools":             nil,
+				"registered_at":     nil,
+				"deregistered_at":   ts,
+				"health_status":     nil,
+				"health_changed_at": nil,
+				"updated_at":        ts,
+				"service_name":      "mcp-router",
+				"attributes":        nil,
+			},
 		},
 		{
 			name: "session stats",
@@ -128,7 +193,21 @@ func TestLogRows(t *testing.T) {
 				a.PutInt(mcpconv.SessionErrorCount, 2)
 			},
 			table: sessionRecord,
-			want:  []any{"sess-1", "sse", nil, nil, nil, nil, nil, ts, int64(40), int64(2), nil, "mcp-router", nil},
+			want: map[string]any{
+				"session_id":       "sess-1",
+				"transport":        "sse",
+				"protocol_version": nil,
+				"client_address":   nil,
+				"server_key":       nil,
+				"started_at":       nil,
+				"ended_at":         nil,
+				"last_seen_at":     ts,
+				"request_count":    int64(40),
+				"error_count":      int64(2),
+				"close_reason":     nil,
+				"service_name":     "mcp-router",
+				"attributes":       nil,
+			},
 		},
 		{
 			name: "error-severity record without event name",
@@ -143,8 +222,27 @@ func TestLogRows(t *testing.T) {
 				lr.Attributes().PutStr(mcpconv.ServerKey, "weather-1")
 			},
 			table: errorLog,
-			want: []any{ts, "err-1", "log", nil, nil, nil, nil, nil, "weather-1", nil, nil, "parse_error",
-				"upstream returned malformed JSON", nil, int16(17), "ERROR", "mcp-router", 1.0, nil},
+			want: map[string]any{
+				"ts":              ts,
+				"event_id":        "err-1",
+				"source":          "log",
+				"event_name":      nil,
+				"trace_id":        nil,
+				"span_id":         nil,
+				"request_id":      nil,
+				"session_id":      nil,
+				"server_key":      "weather-1",
+				"method":          nil,
+				"tool_name":       nil,
+				"error_type":      "parse_error",
+				"message":         "upstream returned malformed JSON",
+				"stacktrace":      nil,
+				"severity_number": int16(17),
+				"severity_text":   "ERROR",
+				"service_name":    "mcp-router",
+				"adjusted_count":  1.0,
+				"attributes":      nil,
+			},
 		},
 	}
 	for _, tt := range tests {
@@ -156,9 +254,7 @@ func TestLogRows(t *testing.T) {
 			require.Empty(t, b.rejected)
 			require.Len(t, b.rows[tt.table], 1, "rows of %s", tables[tt.table].name)
 			assert.Equal(t, 1, b.len())
-			row := b.rows[tt.table][0]
-			assert.Equal(t, tt.want, row)
-			assert.Len(t, row, len(tables[tt.table].columns))
+			assert.Equal(t, tt.want, byName(tables[tt.table], b.rows[tt.table][0]))
 		})
 	}
 }
@@ -194,19 +290,20 @@ func TestLogEventIDIsStable(t *testing.T) {
 	var first, again rowBatch
 	appendLogs(&first, build())
 	appendLogs(&again, build())
-	id := first.rows[circuitBreakerEvent][0][1]
-	assert.Equal(t, id, again.rows[circuitBreakerEvent][0][1], "the same record hashes to the same event id")
+	eventID := tables[circuitBreakerEvent].index("event_id")
+	id := first.rows[circuitBreakerEvent][0][eventID]
+	assert.Equal(t, id, again.rows[circuitBreakerEvent][0][eventID], "the same record hashes to the same event id")
 	assert.Regexp(t, `^h-[0-9a-f]+$`, id)
 
 	sampled := build()
 	sampled.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0).Attributes().PutStr(mcpconv.SamplingThreshold, "8")
 	var weighted rowBatch
 	appendLogs(&weighted, sampled)
-	assert.Equal(t, id, weighted.rows[circuitBreakerEvent][0][1], "a sampler's weight does not change the event's key")
+	assert.Equal(t, id, weighted.rows[circuitBreakerEvent][0][eventID], "a sampler's weight does not change the event's key")
 
 	ld := build()
 	ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0).Attributes().PutStr(mcpconv.BreakerToState, mcpconv.BreakerOpen)
 	var other rowBatch
 	appendLogs(&other, ld)
-	assert.NotEqual(t, id, other.rows[circuitBreakerEvent][0][1], "a different record hashes differently")
+	assert.NotEqual(t, id, other.rows[circuitBreakerEvent][0][eventID], "a different record hashes differently")
 }

@@ -4,11 +4,7 @@ import (
 	"github.com/cespare/xxhash/v2"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
-
-	"github.com/mcp-bridge/otelcol-mcp/mcpconv"
 )
-
-var metricPromoted = keySet(mcpconv.ServerKey, mcpconv.ToolName, mcpconv.MethodName)
 
 // Values of metric_point.metric_type.
 const (
@@ -30,8 +26,18 @@ type metricSeries struct {
 	seriesSeed  uint64 // hash of the resource and scope the series belongs to
 }
 
+// pointItem is a data point, the item of a metric_point row; attrs are
+// the point's attributes.
+type pointItem struct {
+	item
+	series    metricSeries
+	ts, start pcommon.Timestamp
+	v         pointValues
+}
+
 // appendMetrics maps every data point onto one metric_point row.
 func appendMetrics(b *rowBatch, md pmetric.Metrics) {
+	p := &pointItem{item: item{origin: fromPoint, p: promoter{b: b}}} // for every point of the batch
 	rms := md.ResourceMetrics()
 	for i := 0; i < rms.Len(); i++ {
 		rm := rms.At(i)
@@ -46,30 +52,32 @@ func appendMetrics(b *rowBatch, md pmetric.Metrics) {
 			scopeHash := h.Sum64()
 			metrics := sm.Metrics()
 			for k := 0; k < metrics.Len(); k++ {
-				appendMetric(b, metrics.At(k), res, scopeHash)
+				appendMetric(b, p, metrics.At(k), res, scopeHash)
 			}
 		}
 	}
 }
 
-// addPoint adds a metric_point row, or refuses it when a count does not
-// fit bigint: a count is never clamped.
-func addPoint(b *rowBatch, row []any) {
+// addPoint adds the metric_point row of p, or refuses it when a count
+// does not fit bigint: a count is never clamped.
+func addPoint(b *rowBatch, p *pointItem) {
+	row := metricPointTable.row(p, &p.item)
 	if reason := fitCounts(row); reason != "" {
-		b.reject(metricPoint, causeCountRange, reason, rowPayload(tables[metricPoint].columns, row))
+		b.reject(metricPoint, causeCountRange, reason, rowPayload(metricPointTable.columns, row))
 		return
 	}
 	b.add(metricPoint, row)
 }
 
-func appendMetric(b *rowBatch, m pmetric.Metric, res resourceColumns, scopeHash uint64) {
-	s := metricSeries{name: m.Name(), unit: m.Unit(), res: res, seriesSeed: scopeHash}
+func appendMetric(b *rowBatch, p *pointItem, m pmetric.Metric, res resourceColumns, scopeHash uint64) {
+	p.series = metricSeries{name: m.Name(), unit: m.Unit(), res: res, seriesSeed: scopeHash}
+	s := &p.series
 	switch m.Type() {
 	case pmetric.MetricTypeGauge:
 		s.kind = metricGauge
 		points := m.Gauge().DataPoints()
 		for i := 0; i < points.Len(); i++ {
-			addPoint(b, numberRow(s, points.At(i)))
+			addPoint(b, numberPoint(p, points.At(i)))
 		}
 	case pmetric.MetricTypeSum:
 		s.kind = metricSum
@@ -77,27 +85,27 @@ func appendMetric(b *rowBatch, m pmetric.Metric, res resourceColumns, scopeHash 
 		s.monotonic = m.Sum().IsMonotonic()
 		points := m.Sum().DataPoints()
 		for i := 0; i < points.Len(); i++ {
-			addPoint(b, numberRow(s, points.At(i)))
+			addPoint(b, numberPoint(p, points.At(i)))
 		}
 	case pmetric.MetricTypeHistogram:
 		s.kind = metricHistogram
 		s.temporality = temporalityText(m.Histogram().AggregationTemporality())
 		points := m.Histogram().DataPoints()
 		for i := 0; i < points.Len(); i++ {
-			addPoint(b, histogramRow(s, points.At(i)))
+			addPoint(b, histogramPoint(p, points.At(i)))
 		}
 	case pmetric.MetricTypeExponentialHistogram:
 		s.kind = metricExpHistogram
 		s.temporality = temporalityText(m.ExponentialHistogram().AggregationTemporality())
 		points := m.ExponentialHistogram().DataPoints()
 		for i := 0; i < points.Len(); i++ {
-			addPoint(b, expHistogramRow(s, points.At(i)))
+			addPoint(b, expHistogramPoint(p, points.At(i)))
 		}
 	case pmetric.MetricTypeSummary:
 		s.kind = metricSummary
 		points := m.Summary().DataPoints()
 		for i := 0; i < points.Len(); i++ {
-			addPoint(b, summaryRow(s, points.At(i)))
+			addPoint(b, summaryPoint(p, points.At(i)))
 		}
 	}
 }
@@ -112,8 +120,8 @@ func temporalityText(t pmetric.AggregationTemporality) any {
 	return nil
 }
 
-// pointValues are the columns that differ by metric type, in column order
-// from value to quantile_values.
+// pointValues are the columns that differ by metric type, from value to
+// quantile_values.
 type pointValues struct {
 	value, count, sum, min, max any
 	bounds, counts              any
@@ -123,89 +131,67 @@ type pointValues struct {
 	quantiles, quantileValues   any
 }
 
-// pointRow assembles a metric_point row.
-func pointRow(s metricSeries, ts, start pcommon.Timestamp, attrs pcommon.Map, v pointValues) []any {
-	var startTS any
-	if start != 0 {
-		startTS = timestampOf(start)
-	}
-	return []any{
-		timestampOf(ts),
-		s.name,
-		seriesID(s, attrs),
-		s.kind,
-		s.temporality,
-		s.monotonic,
-		textOrNil(s.unit),
-		startTS,
-		v.value, v.count, v.sum, v.min, v.max,
-		v.bounds, v.counts,
-		v.expScale, v.expZero, v.expPosOffset, v.expPosCounts, v.expNegOffset, v.expNegCounts,
-		v.quantiles, v.quantileValues,
-		strOrNil(attrs, mcpconv.ServerKey),
-		strOrNil(attrs, mcpconv.ToolName),
-		strOrNil(attrs, mcpconv.MethodName),
-		s.res.serviceName,
-		s.res.serviceInstance,
-		attributesJSON(attrs, metricPromoted),
-	}
+// at sets what every point has.
+func (p *pointItem) at(ts, start pcommon.Timestamp, attrs pcommon.Map, v pointValues) *pointItem {
+	p.ts, p.start, p.attrs, p.v = ts, start, attrs, v
+	return p
 }
 
-func numberRow(s metricSeries, p pmetric.NumberDataPoint) []any {
+func numberPoint(p *pointItem, dp pmetric.NumberDataPoint) *pointItem {
 	var v pointValues
-	if !p.Flags().NoRecordedValue() {
-		switch p.ValueType() {
+	if !dp.Flags().NoRecordedValue() {
+		switch dp.ValueType() {
 		case pmetric.NumberDataPointValueTypeDouble:
-			v.value = p.DoubleValue()
+			v.value = dp.DoubleValue()
 		case pmetric.NumberDataPointValueTypeInt:
-			v.value = float64(p.IntValue())
+			v.value = float64(dp.IntValue())
 		}
 	}
-	return pointRow(s, p.Timestamp(), p.StartTimestamp(), p.Attributes(), v)
+	return p.at(dp.Timestamp(), dp.StartTimestamp(), dp.Attributes(), v)
 }
 
-// The row builders leave counts as uint64 (and []uint64); addPoint
-// converts them to bigint once it knows they fit.
+// The points leave counts as uint64 (and []uint64); addPoint converts them
+// to bigint once it knows they fit.
 
-func histogramRow(s metricSeries, p pmetric.HistogramDataPoint) []any {
-	v := pointValues{count: p.Count()}
-	if p.HasSum() {
-		v.sum = p.Sum()
+func histogramPoint(p *pointItem, dp pmetric.HistogramDataPoint) *pointItem {
+	v := pointValues{count: dp.Count()}
+	if dp.HasSum() {
+		v.sum = dp.Sum()
 	}
-	if p.HasMin() {
-		v.min = p.Min()
+	if dp.HasMin() {
+		v.min = dp.Min()
 	}
-	if p.HasMax() {
-		v.max = p.Max()
+	if dp.HasMax() {
+		v.max = dp.Max()
 	}
-	v.bounds = p.ExplicitBounds().AsRaw()
-	v.counts = p.BucketCounts().AsRaw()
-	return pointRow(s, p.Timestamp(), p.StartTimestamp(), p.Attributes(), v)
+	v.bounds = dp.ExplicitBounds().AsRaw()
+	v.counts = dp.BucketCounts().AsRaw()
+	return p.at(dp.Timestamp(), dp.StartTimestamp(), dp.Attributes(), v)
 }
 
-func expHistogramRow(s metricSeries, p pmetric.ExponentialHistogramDataPoint) []any {
-	v := pointValues{count: p.Count()}
-	if p.HasSum() {
-		v.sum = p.Sum()
+func expHistogramPoint(p *pointItem, dp pmetric.ExponentialHistogramDataPoint) *pointItem {
+	v := pointValues{count: dp.Count()}
+	if dp.HasSum() {
+		v.sum = dp.Sum()
 	}
-	if p.HasMin() {
-		v.min = p.Min()
+	if dp.HasMin() {
+		v.min = dp.Min()
 	}
-	if p.HasMax() {
-		v.max = p.Max()
+	if dp.HasMax() {
+		v.max = dp.Max()
 	}
-	v.expScale = p.Scale()
-	v.expZero = p.ZeroCount()
-	v.expPosOffset = p.Positive().Offset()
-	v.expPosCounts = p.Positive().BucketCounts().AsRaw()
-	v.expNegOffset = p.Negative().Offset()
-	v.expNegCounts = p.Negative().BucketCounts().AsRaw()
-	return pointRow(s, p.Timestamp(), p.StartTimestamp(), p.Attributes(), v)
+	v.expScale = dp.Scale()
+	v.expZero = dp.ZeroCount()
+	v.expPosOffset = dp.Positive().Offset()
+	v.expPosCounts = dp.Positive().BucketCounts().AsRaw()
+	v.expNegOffset = dp.Negative().Offset()
+	v.expNegCounts = dp.Negative().BucketCounts().AsRaw()
+	return p.at(dp.Timestamp(), dp.StartTimestamp(), dp.Attributes(), v)
 }
 
-func summaryRow(s metricSeries, p pmetric.SummaryDataPoint) []any {
-	v := pointValues{count: p.Count(), sum: p.Sum()}
-	qs := p.QuantileValues()
+func summaryPoint(p *pointItem, dp pmetric.SummaryDataPoint) *pointItem {
+	v := pointValues{count: dp.Count(), sum: dp.Sum()}
+	qs := dp.QuantileValues()
 	quantiles := make([]float64, qs.Len())
 	values := make([]float64, qs.Len())
 	for i := range quantiles {
@@ -213,12 +199,12 @@ func summaryRow(s metricSeries, p pmetric.SummaryDataPoint) []any {
 		values[i] = qs.At(i).Value()
 	}
 	v.quantiles, v.quantileValues = quantiles, values
-	return pointRow(s, p.Timestamp(), p.StartTimestamp(), p.Attributes(), v)
+	return p.at(dp.Timestamp(), dp.StartTimestamp(), dp.Attributes(), v)
 }
 
 // seriesID identifies a time series: metric, resource, scope and point
 // attributes. With ts it is the natural key of a point.
-func seriesID(s metricSeries, attrs pcommon.Map) int64 {
+func seriesID(s *metricSeries, attrs pcommon.Map) int64 {
 	h := xxhash.New()
 	putUint64(h, s.seriesSeed)
 	_, _ = h.WriteString(s.name)

@@ -93,32 +93,170 @@ func TestMetricRows(t *testing.T) {
 	appendMetrics(&b, md)
 	rows := b.rows[metricPoint]
 	require.Len(t, rows, 5)
-	for _, r := range rows {
-		require.Len(t, r, len(tables[metricPoint].columns))
-	}
 	// series_id is a hash: check it apart, then compare the rest whole.
+	seriesID := tables[metricPoint].index("series_id")
 	seriesIDs := map[int64]bool{}
 	for _, r := range rows {
-		seriesIDs[r[2].(int64)] = true
-		r[2] = nil
+		seriesIDs[r[seriesID].(int64)] = true
+		r[seriesID] = nil
 	}
 	assert.Len(t, seriesIDs, 5)
 	end := testStart.Add(time.Minute)
-	assert.Equal(t, []any{end, "mcp.client.operation.duration", nil, "histogram", "cumulative", nil, "s", testStart,
-		nil, int64(10), 1.0, nil, nil, []float64{0.01, 0.1, 1}, []int64{2, 6, 2, 0}, nil, nil, nil, nil, nil, nil, nil, nil,
-		"weather-1", "get_weather", nil, "mcp-router", "router-1", json.RawMessage(`{"error.type":"timeout"}`)}, rows[0])
-	assert.Equal(t, []any{testStart, "mcp.router.pool.connections", nil, "gauge", nil, nil, nil, nil,
-		7.0, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil,
-		"weather-1", nil, nil, "mcp-router", "router-1", json.RawMessage(`{"mcp.router.pool.state":"active"}`)}, rows[1])
-	assert.Equal(t, []any{testStart, "process.cpu.time", nil, "sum", "delta", true, nil, nil,
-		1.5, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil,
-		nil, nil, nil, "mcp-router", "router-1", nil}, rows[2])
-	assert.Equal(t, []any{testStart, "rpc.latency", nil, "exponential_histogram", nil, nil, nil, nil,
-		nil, int64(4), nil, nil, nil, nil, nil, int32(3), int64(1), int32(-2), []int64{1, 2}, int32(0), []int64{}, nil, nil,
-		nil, nil, nil, "mcp-router", "router-1", nil}, rows[3])
-	assert.Equal(t, []any{testStart, "gc.pause", nil, "summary", nil, nil, nil, nil,
-		nil, int64(3), 0.3, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, []float64{0.99}, []float64{0.2},
-		nil, nil, nil, "mcp-router", "router-1", nil}, rows[4])
+	assert.Equal(t, map[string]any{
+		"ts":                  end,
+		"metric_name":         "mcp.client.operation.duration",
+		"series_id":           nil,
+		"metric_type":         "histogram",
+		"temporality":         "cumulative",
+		"is_monotonic":        nil,
+		"unit":                "s",
+		"start_ts":            testStart,
+		"value":               nil,
+		"count":               int64(10),
+		"sum":                 1.0,
+		"min":                 nil,
+		"max":                 nil,
+		"bucket_bounds":       []float64{0.01, 0.1, 1},
+		"bucket_counts":       []int64{2, 6, 2, 0},
+		"exp_scale":           nil,
+		"exp_zero_count":      nil,
+		"exp_positive_offset": nil,
+		"exp_positive_counts": nil,
+		"exp_negative_offset": nil,
+		"exp_negative_counts": nil,
+		"quantiles":           nil,
+		"quantile_values":     nil,
+		"server_key":          "weather-1",
+		"tool_name":           "get_weather",
+		"method":              nil,
+		"service_name":        "mcp-router",
+		"service_instance":    "router-1",
+		"attributes":          json.RawMessage(`{"error.type":"timeout"}`),
+	}, byName(tables[metricPoint], rows[0]))
+	assert.Equal(t, map[string]any{
+		"ts":                  testStart,
+		"metric_name":         "mcp.router.pool.connections",
+		"series_id":           nil,
+		"metric_type":         "gauge",
+		"temporality":         nil,
+		"is_monotonic":        nil,
+		"unit":                nil,
+		"start_ts":            nil,
+		"value":               7.0,
+		"count":               nil,
+		"sum":                 nil,
+		"min":                 nil,
+		"max":                 nil,
+		"bucket_bounds":       nil,
+		"bucket_counts":       nil,
+		"exp_scale":           nil,
+		"exp_zero_count":      nil,
+		"exp_positive_offset": nil,
+		"exp_positive_counts": nil,
+		"exp_negative_offset": nil,
+		"exp_negative_counts": nil,
+		"quantiles":           nil,
+		"quantile_values":     nil,
+		"server_key":          "weather-1",
+		"tool_name":           nil,
+		"method":              nil,
+		"service_name":        "mcp-router",
+		"service_instance":    "router-1",
+		"attributes":          json.RawMessage(`{"mcp.router.pool.state":"active"}`),
+	}, byName(tables[metricPoint], rows[1]))
+	assert.Equal(t, map[string]any{
+		"ts":                  testStart,
+		"metric_name":         "process.cpu.time",
+		"series_id":           nil,
+		"metric_type":         "sum",
+		"temporality":         "delta",
+		"is_monotonic":        true,
+		"unit":                nil,
+		"start_ts":            nil,
+		"value":               1.5,
+		"count":               nil,
+		"sum":                 nil,
+		"min":                 nil,
+		"max":                 nil,
+		"bucket_bounds":       nil,
+		"bucket_counts":       nil,
+		"exp_scale":           nil,
+		"exp_zero_count":      nil,
+		"exp_positive_offset": nil,
+		"exp_positive_counts": nil,
+		"exp_negative_offset": nil,
+		"exp_negative_counts": nil,
+		"quantiles":           nil,
+		"quantile_values":     nil,
+		"server_key":          nil,
+		"tool_name":           nil,
+		"method":              nil,
+		"service_name":        "mcp-router",
+		"service_instance":    "router-1",
+		"attributes":          nil,
+	}, byName(tables[metricPoint], rows[2]))
+	assert.Equal(t, map[string]any{
+		"ts":                  testStart,
+		"metric_name":         "rpc.latency",
+		"series_id":           nil,
+		"metric_type":         "exponential_histogram",
+		"temporality":         nil,
+		"is_monotonic":        nil,
+		"unit":                nil,
+		"start_ts":            nil,
+		"value":               nil,
+		"count":               int64(4),
+		"sum":                 nil,
+		"min":                 nil,
+		"max":                 nil,
+		"bucket_bounds":       nil,
+		"bucket_counts":       nil,
+		"exp_scale":           int32(3),
+		"exp_zero_count":      int64(1),
+		"exp_positive_offset": int32(-2),
+		"exp_positive_counts": []int64{1, 2},
+		"exp_negative_offset": int32(0),
+		"exp_negative_counts": []int64{},
+		"quantiles":           nil,
+		"quantile_values":     nil,
+		"server_key":          nil,
+		"tool_name":           nil,
+		"method":              nil,
+		"service_name":        "mcp-router",
+		"service_instance":    "router-1",
+		"attributes":          nil,
+	}, byName(tables[metricPoint], rows[3]))
+	assert.Equal(t, map[string]any{
+		"ts":                  testStart,
+		"metric_name":         "gc.pause",
+		"series_id":           nil,
+		"metric_type":         "summary",
+		"temporality":         nil,
+		"is_monotonic":        nil,
+		"unit":                nil,
+		"start_ts":            nil,
+		"value":               nil,
+		"count":               int64(3),
+		"sum":                 0.3,
+		"min":                 nil,
+		"max":                 nil,
+		"bucket_bounds":       nil,
+		"bucket_counts":       nil,
+		"exp_scale":           nil,
+		"exp_zero_count":      nil,
+		"exp_positive_offset": nil,
+		"exp_positive_counts": nil,
+		"exp_negative_offset": nil,
+		"exp_negative_counts": nil,
+		"quantiles":           []float64{0.99},
+		"quantile_values":     []float64{0.2},
+		"server_key":          nil,
+		"tool_name":           nil,
+		"method":              nil,
+		"service_name":        "mcp-router",
+		"service_instance":    "router-1",
+		"attributes":          nil,
+	}, byName(tables[metricPoint], rows[4]))
 }
 
 func TestSeriesIDIgnoresAttributeOrder(t *testing.T) {
@@ -129,9 +267,9 @@ func TestSeriesIDIgnoresAttributeOrder(t *testing.T) {
 	b := pcommon.NewMap()
 	b.PutStr("y", "2")
 	b.PutStr("x", "1")
-	assert.Equal(t, seriesID(series, a), seriesID(series, b))
+	assert.Equal(t, seriesID(&series, a), seriesID(&series, b))
 	b.PutStr("y", "3")
-	assert.NotEqual(t, seriesID(series, a), seriesID(series, b))
+	assert.NotEqual(t, seriesID(&series, a), seriesID(&series, b))
 }
 
 // opStats is one row of operation_stats.

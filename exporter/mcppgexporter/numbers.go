@@ -33,21 +33,20 @@ type notPromoted struct {
 }
 
 // promoter reads the promoted numbers of one row and remembers which
-// attributes did not fit: they stay in the row's attributes.
+// attributes did not fit: they stay in the row's attributes. Each item
+// holds one, reset for every row (tableSpec.row).
 type promoter struct {
 	b     *rowBatch
-	table tableID
+	table string // the name of the row's table
 	kept  []string
 }
-
-func (b *rowBatch) promoter(t tableID) *promoter { return &promoter{b: b, table: t} }
 
 func (p *promoter) reject(key string) {
 	p.kept = append(p.kept, key)
 	if p.b.notPromoted == nil {
 		p.b.notPromoted = map[notPromoted]int64{}
 	}
-	p.b.notPromoted[notPromoted{table: tables[p.table].name, attribute: key}]++
+	p.b.notPromoted[notPromoted{table: p.table, attribute: key}]++
 }
 
 // integer returns attribute key as an integer of the range, nil when it is

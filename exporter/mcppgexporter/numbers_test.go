@@ -88,9 +88,9 @@ func TestPromotedNumbersFollowOneRule(t *testing.T) {
 			var b rowBatch
 			appendTraces(&b, td, &payloadOptions{})
 			require.Len(t, b.rows[routingLog], 1, "the row is stored either way")
-			row := b.rows[routingLog][0]
-			assert.Equal(t, tt.column, row[13])
-			attrs := string(row[len(row)-1].(json.RawMessage))
+			row := byName(tables[routingLog], b.rows[routingLog][0])
+			assert.Equal(t, tt.column, row["attempt"])
+			attrs := string(row["attributes"].(json.RawMessage))
 			if tt.kept == "" {
 				assert.Equal(t, `{"tenant":"acme"}`, attrs)
 				assert.Empty(t, b.notPromoted)

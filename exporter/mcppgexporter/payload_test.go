@@ -76,8 +76,8 @@ func TestRejectedPayloadRowKeepsJSON(t *testing.T) {
 	o := &payloadOptions{maxBytes: 1024}
 	m := pcommon.NewMap()
 	m.PutStr(mcpconv.ToolArguments, `{"city":"Paris"}`)
-	row := []any{time.Date(2026, 11, 26, 1, 2, 3, 0, time.UTC), []byte{0xab, 0xcd}, []byte{0x01},
-		o.payloadJSON(m, mcpconv.ToolArguments), nil}
+	row := rowOf(tables[toolCallPayload], map[string]any{"ts": time.Date(2026, 11, 26, 1, 2, 3, 0, time.UTC),
+		"trace_id": []byte{0xab, 0xcd}, "span_id": []byte{0x01}, "arguments": o.payloadJSON(m, mcpconv.ToolArguments)})
 	assert.JSONEq(t, `{"ts":"2026-11-26T01:02:03Z","trace_id":"abcd","span_id":"01","arguments":"{\"city\":\"Paris\"}","result":null}`,
 		rowPayload(tables[toolCallPayload].columns, row))
 }

@@ -5,29 +5,35 @@ import (
 	"encoding/json"
 	"strconv"
 
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/mcp-bridge/otelcol-mcp/mcpconv"
 )
 
-// Tool payloads are left out of every attributes column by attributesJSON.
-var routingPromoted = keySet(mcpconv.MethodName, mcpconv.ToolName, mcpconv.ResourceURI, mcpconv.SessionID,
-	mcpconv.JSONRPCRequestID, mcpconv.ServerKey, mcpconv.Strategy, mcpconv.Attempt,
-	mcpconv.ErrorType, mcpconv.RPCResponseStatusCode, mcpconv.ProtocolVersion,
-	mcpconv.NetworkTransport, mcpconv.ClientAddress,
-)
+// spanItem is a span, the item of routing_log, tool_call_record and
+// tool_call_payload rows.
+type spanItem struct {
+	item
+	span ptrace.Span
+	res  resourceColumns
+	// args and result are the redacted tool payloads (tool_call_payload).
+	args, result any
+}
 
-var toolCallPromoted = keySet(mcpconv.MethodName, mcpconv.ToolName, mcpconv.ToolCallID, mcpconv.SessionID,
-	mcpconv.JSONRPCRequestID, mcpconv.ServerKey, mcpconv.ServerAddress, mcpconv.Attempt,
-	mcpconv.ErrorType, mcpconv.RPCResponseStatusCode, mcpconv.OperationName,
-)
-
-var spanErrorPromoted = keySet(mcpconv.JSONRPCRequestID, mcpconv.SessionID, mcpconv.ServerKey, mcpconv.MethodName,
-	mcpconv.ToolName, mcpconv.ErrorType,
-)
-
-// exception.type stays in the attributes: error_type prefers error.type.
-var exceptionPromoted = keySet(mcpconv.ExceptionMessage, mcpconv.ExceptionStacktrace)
+// errorItem is a failure, the item of an error_log row: a span's exception
+// event, a failed span without one, or an error log record (origin says
+// which). attrs are the item's own: the event's, the span's or the
+// record's; ctx those of the span or record the failure is about.
+type errorItem struct {
+	item
+	ctx         pcommon.Map
+	span        ptrace.Span
+	event       ptrace.SpanEvent
+	eventIndex  int // of event among the span's events
+	log         *logItem
+	serviceName any
+}
 
 // Values of the status column.
 const (
@@ -56,10 +62,17 @@ const (
 // appendTraces maps every span onto its rows: routing spans and tool calls
 // onto their tables, and failures of any span onto error_log.
 func appendTraces(b *rowBatch, td ptrace.Traces, payloads *payloadOptions) {
+	// One item of each kind for every row of the batch.
+	items := &struct {
+		span spanItem
+		err  errorItem
+	}{span: spanItem{item: item{origin: fromSpan, p: promoter{b: b}}}, err: errorItem{item: item{p: promoter{b: b}}}}
+	s, e := &items.span, &items.err
 	rss := td.ResourceSpans()
 	for i := 0; i < rss.Len(); i++ {
 		rs := rss.At(i)
-		res := resourceColumnsOf(rs.Resource())
+		s.res = resourceColumnsOf(rs.Resource())
+		e.serviceName = s.res.serviceName
 		sss := rs.ScopeSpans()
 		for j := 0; j < sss.Len(); j++ {
 			scope := sss.At(j).Scope()
@@ -71,16 +84,17 @@ func appendTraces(b *rowBatch, td ptrace.Traces, payloads *payloadOptions) {
 					b.reject(spanTable(kind), causeMalformed, problem, spanPayload(span))
 					continue
 				}
+				s.span, s.attrs = span, span.Attributes()
 				switch kind {
 				case mcpconv.KindRouting:
-					b.add(routingLog, routingRow(span, res, b.promoter(routingLog)))
+					routingLogTable.add(b, s, &s.item)
 				case mcpconv.KindToolCall:
-					b.add(toolCallRecord, toolCallRow(span, res, b.promoter(toolCallRecord)))
+					toolCallTable.add(b, s, &s.item)
 				}
 				if payloads.enabled && kind != mcpconv.KindOther {
-					appendToolPayload(b, span, payloads)
+					appendToolPayload(b, s, payloads)
 				}
-				appendSpanErrors(b, span, res)
+				appendSpanErrors(b, e, span)
 				if reason, ok := spanUnmapped(span, kind); ok {
 					b.unmapped.add(reason, scope, span.Name())
 				}
@@ -139,138 +153,35 @@ func durationMicros(span ptrace.Span) int64 {
 	return (int64(span.EndTimestamp()) - int64(span.StartTimestamp())) / 1000
 }
 
-func routingRow(span ptrace.Span, res resourceColumns, p *promoter) []any {
-	attrs := span.Attributes()
-	attempt := p.integer(attrs, mcpconv.Attempt, attemptRange)
-	return []any{
-		timestampOf(span.StartTimestamp()),
-		traceIDBytes(span.TraceID()),
-		spanIDBytes(span.SpanID()),
-		spanIDBytes(span.ParentSpanID()),
-		durationMicros(span),
-		span.Name(),
-		strOrNil(attrs, mcpconv.MethodName),
-		strOrNil(attrs, mcpconv.ToolName),
-		strOrNil(attrs, mcpconv.ResourceURI),
-		strOrNil(attrs, mcpconv.SessionID),
-		strOrNil(attrs, mcpconv.JSONRPCRequestID),
-		strOrNil(attrs, mcpconv.ServerKey),
-		strOrNil(attrs, mcpconv.Strategy),
-		attempt,
-		statusText(span.Status().Code()),
-		textOrNil(span.Status().Message()),
-		strOrNil(attrs, mcpconv.ErrorType),
-		strOrNil(attrs, mcpconv.RPCResponseStatusCode),
-		strOrNil(attrs, mcpconv.ProtocolVersion),
-		strOrNil(attrs, mcpconv.NetworkTransport),
-		strOrNil(attrs, mcpconv.ClientAddress),
-		res.serviceName,
-		res.serviceInstance,
-		mcpconv.SpanAdjustedCount(span),
-		attributesJSON(attrs, routingPromoted, p.kept...),
-	}
-}
-
-func toolCallRow(span ptrace.Span, res resourceColumns, p *promoter) []any {
-	attrs := span.Attributes()
-	attempt := p.integer(attrs, mcpconv.Attempt, attemptRange)
-	return []any{
-		timestampOf(span.StartTimestamp()),
-		traceIDBytes(span.TraceID()),
-		spanIDBytes(span.SpanID()),
-		spanIDBytes(span.ParentSpanID()),
-		durationMicros(span),
-		strOrNil(attrs, mcpconv.ToolName),
-		strOrNil(attrs, mcpconv.MethodName),
-		strOrNil(attrs, mcpconv.ToolCallID),
-		strOrNil(attrs, mcpconv.SessionID),
-		strOrNil(attrs, mcpconv.JSONRPCRequestID),
-		strOrNil(attrs, mcpconv.ServerKey),
-		strOrNil(attrs, mcpconv.ServerAddress),
-		attempt,
-		statusText(span.Status().Code()),
-		textOrNil(span.Status().Message()),
-		strOrNil(attrs, mcpconv.ErrorType),
-		strOrNil(attrs, mcpconv.RPCResponseStatusCode),
-		res.serviceName,
-		mcpconv.SpanAdjustedCount(span),
-		attributesJSON(attrs, toolCallPromoted, p.kept...),
-	}
-}
-
 // appendToolPayload stores the redacted arguments and result of a tool call,
 // seen from either side (a server instrumented alone has no CLIENT span).
-func appendToolPayload(b *rowBatch, span ptrace.Span, payloads *payloadOptions) {
-	args := payloads.payloadJSON(span.Attributes(), mcpconv.ToolArguments)
-	result := payloads.payloadJSON(span.Attributes(), mcpconv.ToolResult)
-	if args == nil && result == nil {
+func appendToolPayload(b *rowBatch, s *spanItem, payloads *payloadOptions) {
+	s.args = payloads.payloadJSON(s.attrs, mcpconv.ToolArguments)
+	s.result = payloads.payloadJSON(s.attrs, mcpconv.ToolResult)
+	if s.args == nil && s.result == nil {
 		return
 	}
-	b.add(toolCallPayload, []any{
-		timestampOf(span.StartTimestamp()), traceIDBytes(span.TraceID()), spanIDBytes(span.SpanID()), args, result,
-	})
+	toolPayloadTable.add(b, s, &s.item)
 }
 
 // appendSpanErrors adds one error_log row per exception event of the span,
 // or one for the span itself when it failed without recording an exception.
-func appendSpanErrors(b *rowBatch, span ptrace.Span, res resourceColumns) {
+func appendSpanErrors(b *rowBatch, e *errorItem, span ptrace.Span) {
+	e.span, e.ctx = span, span.Attributes()
 	events := span.Events()
 	exceptions := 0
-	spanErrType := strOrNil(span.Attributes(), mcpconv.ErrorType)
 	for i := 0; i < events.Len(); i++ {
 		ev := events.At(i)
 		if ev.Name() != mcpconv.ExceptionEventName {
 			continue
 		}
 		exceptions++
-		evAttrs := ev.Attributes()
-		// error.type is the low-cardinality class the conventions define;
-		// exception.type (a language type name) only stands in for it.
-		errType := spanErrType
-		if errType == nil {
-			errType = strOrNil(evAttrs, mcpconv.ExceptionType)
-		}
-		// An unset event time is the span's end, not 1970 (which the
-		// event-time window would refuse).
-		at := ev.Timestamp()
-		if at == 0 {
-			at = span.EndTimestamp()
-		}
-		b.add(errorLog, spanErrorRow(span, res, timestampOf(at),
-			spanEventID(span.TraceID(), span.SpanID(), i), sourceException, errType,
-			strOrNil(evAttrs, mcpconv.ExceptionMessage), strOrNil(evAttrs, mcpconv.ExceptionStacktrace),
-			attributesJSON(evAttrs, exceptionPromoted)))
+		e.origin, e.event, e.eventIndex, e.attrs = fromEvent, ev, i, ev.Attributes()
+		errorLogTable.add(b, e, &e.item)
 	}
 	if exceptions > 0 || !mcpconv.IsFailedSpan(span) {
 		return
 	}
-	b.add(errorLog, spanErrorRow(span, res, timestampOf(span.EndTimestamp()),
-		spanEventID(span.TraceID(), span.SpanID(), -1), sourceSpanStatus,
-		spanErrType, textOrNil(span.Status().Message()), nil,
-		attributesJSON(span.Attributes(), spanErrorPromoted)))
-}
-
-func spanErrorRow(span ptrace.Span, res resourceColumns, ts any, eventID, source string, errType, message, stack, attrs any) []any {
-	spanAttrs := span.Attributes()
-	return []any{
-		ts,
-		eventID,
-		source,
-		nil, // event_name: spans have none
-		traceIDBytes(span.TraceID()),
-		spanIDBytes(span.SpanID()),
-		strOrNil(spanAttrs, mcpconv.JSONRPCRequestID),
-		strOrNil(spanAttrs, mcpconv.SessionID),
-		strOrNil(spanAttrs, mcpconv.ServerKey),
-		strOrNil(spanAttrs, mcpconv.MethodName),
-		strOrNil(spanAttrs, mcpconv.ToolName),
-		errType,
-		message,
-		stack,
-		nil, // severity_number: spans have none
-		nil, // severity_text
-		res.serviceName,
-		mcpconv.SpanAdjustedCount(span),
-		attrs,
-	}
+	e.origin, e.attrs = fromSpan, e.ctx
+	errorLogTable.add(b, e, &e.item)
 }

@@ -3,7 +3,6 @@ package mcppgexporter
 import (
 	"encoding/json"
 	"math"
-	"slices"
 	"testing"
 	"time"
 
@@ -68,58 +67,57 @@ func TestRoutingRowEveryColumn(t *testing.T) {
 	appendTraces(&b, td, &payloadOptions{})
 
 	require.Len(t, b.rows[routingLog], 1)
-	assert.Equal(t, []any{
-		testStart,
-		testTraceID[:],
-		testSpanID[:],
-		testParentID[:],
-		int64(42007),
-		"tools/call get_weather",
-		"tools/call",
-		"get_weather",
-		nil,
-		"sess-1",
-		"17",
-		"weather-1",
-		"round_robin",
-		int64(2),
-		"error",
-		"upstream timed out",
-		"timeout",
-		"-32001",
-		"2025-06-18",
-		"tcp",
-		"10.0.0.7",
-		"mcp-router",
-		"router-1",
-		4.0,
-		json.RawMessage(`{"tenant":"acme"}`),
-	}, b.rows[routingLog][0])
-	assert.Len(t, b.rows[routingLog][0], len(tables[routingLog].columns))
+	assert.Equal(t, map[string]any{
+		"ts":               testStart,
+		"trace_id":         testTraceID[:],
+		"span_id":          testSpanID[:],
+		"parent_span_id":   testParentID[:],
+		"duration_us":      int64(42007),
+		"span_name":        "tools/call get_weather",
+		"method":           "tools/call",
+		"tool_name":        "get_weather",
+		"resource_uri":     nil,
+		"session_id":       "sess-1",
+		"request_id":       "17",
+		"server_key":       "weather-1",
+		"strategy":         "round_robin",
+		"attempt":          int64(2),
+		"status":           "error",
+		"status_message":   "upstream timed out",
+		"error_type":       "timeout",
+		"rpc_status_code":  "-32001",
+		"protocol_version": "2025-06-18",
+		"transport":        "tcp",
+		"client_address":   "10.0.0.7",
+		"service_name":     "mcp-router",
+		"service_instance": "router-1",
+		"adjusted_count":   4.0,
+		"attributes":       json.RawMessage(`{"tenant":"acme"}`),
+	}, byName(tables[routingLog], b.rows[routingLog][0]))
 
 	// The failed span recorded no exception: one error row from its status.
 	require.Len(t, b.rows[errorLog], 1)
-	assert.Equal(t, []any{
-		testStart.Add(42*time.Millisecond + 7*time.Microsecond),
-		"4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
-		"span_status",
-		nil,
-		testTraceID[:],
-		testSpanID[:],
-		"17",
-		"sess-1",
-		"weather-1",
-		"tools/call",
-		"get_weather",
-		"timeout",
-		"upstream timed out",
-		nil,
-		nil,
-		nil,
-		"mcp-router",
-		4.0,
-		json.RawMessage(`{"mcp.router.strategy":"round_robin","mcp.router.attempt":2,"mcp.protocol.version":"2025-06-18","network.transport":"tcp","client.address":"10.0.0.7","tenant":"acme","rpc.response.status_code":"-32001"}`),
-	}, b.rows[errorLog][0])
+	assert.Equal(t, map[string]any{
+		"ts":              testStart.Add(42*time.Millisecond + 7*time.Microsecond),
+		"event_id":        "4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
+		"source":          "span_status",
+		"event_name":      nil,
+		"trace_id":        testTraceID[:],
+		"span_id":         testSpanID[:],
+		"request_id":      "17",
+		"session_id":      "sess-1",
+		"server_key":      "weather-1",
+		"method":          "tools/call",
+		"tool_name":       "get_weather",
+		"error_type":      "timeout",
+		"message":         "upstream timed out",
+		"stacktrace":      nil,
+		"severity_number": nil,
+		"severity_text":   nil,
+		"service_name":    "mcp-router",
+		"adjusted_count":  4.0,
+		"attributes":      json.RawMessage(`{"mcp.router.strategy":"round_robin","mcp.router.attempt":2,"mcp.protocol.version":"2025-06-18","network.transport":"tcp","client.address":"10.0.0.7","tenant":"acme","rpc.response.status_code":"-32001"}`),
+	}, byName(tables[errorLog], b.rows[errorLog][0]))
 	assert.Empty(t, b.rows[toolCallRecord])
 }
 
@@ -156,22 +154,53 @@ func TestToolCallRowAndExceptions(t *testing.T) {
 	appendTraces(&b, td, &payloadOptions{})
 
 	require.Len(t, b.rows[toolCallRecord], 1)
-	assert.Equal(t, []any{
-		testStart, testTraceID[:], testSpanID[:], nil, int64(3000), "get_weather", "tools/call", "call-9", nil, "req-9",
-		"weather-1", "weather.internal", int64(1), "error", nil, "connection_refused", nil, "mcp-router", 1.0, nil,
-	}, b.rows[toolCallRecord][0])
-	assert.Len(t, b.rows[toolCallRecord][0], len(tables[toolCallRecord].columns))
+	assert.Equal(t, map[string]any{
+		"ts":              testStart,
+		"trace_id":        testTraceID[:],
+		"span_id":         testSpanID[:],
+		"parent_span_id":  nil,
+		"duration_us":     int64(3000),
+		"tool_name":       "get_weather",
+		"method":          "tools/call",
+		"tool_call_id":    "call-9",
+		"session_id":      nil,
+		"request_id":      "req-9",
+		"server_key":      "weather-1",
+		"server_address":  "weather.internal",
+		"attempt":         int64(1),
+		"status":          "error",
+		"status_message":  nil,
+		"error_type":      "connection_refused",
+		"rpc_status_code": nil,
+		"service_name":    "mcp-router",
+		"adjusted_count":  1.0,
+		"attributes":      nil,
+	}, byName(tables[toolCallRecord], b.rows[toolCallRecord][0]))
 
 	// The exception event is the error row, classed by the span's error.type;
 	// the failed status adds none.
 	require.Len(t, b.rows[errorLog], 1)
-	assert.Equal(t, []any{
-		testStart.Add(2 * time.Millisecond), "4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-1", "exception", nil,
-		testTraceID[:], testSpanID[:], "req-9", nil, "weather-1", "tools/call", "get_weather",
-		"connection_refused", "dial tcp: connection refused", "goroutine 1 [running]", nil, nil, "mcp-router", 1.0,
-		json.RawMessage(`{"exception.type":"net.OpError"}`),
-	}, b.rows[errorLog][0])
-	assert.Len(t, b.rows[errorLog][0], len(tables[errorLog].columns))
+	assert.Equal(t, map[string]any{
+		"ts":              testStart.Add(2 * time.Millisecond),
+		"event_id":        "4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-1",
+		"source":          "exception",
+		"event_name":      nil,
+		"trace_id":        testTraceID[:],
+		"span_id":         testSpanID[:],
+		"request_id":      "req-9",
+		"session_id":      nil,
+		"server_key":      "weather-1",
+		"method":          "tools/call",
+		"tool_name":       "get_weather",
+		"error_type":      "connection_refused",
+		"message":         "dial tcp: connection refused",
+		"stacktrace":      "goroutine 1 [running]",
+		"severity_number": nil,
+		"severity_text":   nil,
+		"service_name":    "mcp-router",
+		"adjusted_count":  1.0,
+		"attributes":      json.RawMessage(`{"exception.type":"net.OpError"}`),
+	}, byName(tables[errorLog], b.rows[errorLog][0]))
 	assert.Empty(t, b.rows[routingLog])
 }
 
@@ -220,7 +249,7 @@ func TestClientSpansOfEveryMethodAreToolCallRows(t *testing.T) {
 	var b rowBatch
 	appendTraces(&b, td, &payloadOptions{})
 	require.Len(t, b.rows[toolCallRecord], 3)
-	method := slices.Index(tables[toolCallRecord].columns, "method")
+	method := tables[toolCallRecord].index("method")
 	for i, want := range []string{"initialize", "tools/list", "prompts/get"} {
 		assert.Equal(t, want, b.rows[toolCallRecord][i][method])
 	}

@@ -59,7 +59,7 @@ func (b *rowBatch) screen(window EventTimeConfig, now time.Time) {
 // rowProblem says why PostgreSQL would refuse row, or why its event time is
 // implausible; "" when neither.
 func rowProblem(id tableID, row []any, oldest, newest time.Time, window EventTimeConfig) (cause, reason string) {
-	t := &tables[id]
+	t := tables[id]
 	if ts, ok := row[t.timeColumn].(time.Time); ok {
 		switch {
 		case !oldest.IsZero() && ts.Before(oldest):

@@ -54,9 +54,7 @@ func TestJSONBProblem(t *testing.T) {
 func TestScreenKeepsTheRestInOrder(t *testing.T) {
 	now := testStart
 	row := func(ts time.Time, tool any, attrs any) []any {
-		r := make([]any, len(tables[routingLog].columns))
-		r[0], r[7], r[len(r)-1] = ts, tool, attrs
-		return r
+		return rowOf(tables[routingLog], map[string]any{"ts": ts, "tool_name": tool, "attributes": attrs})
 	}
 	var b rowBatch
 	b.add(routingLog, row(now, "a", nil))
@@ -65,12 +63,13 @@ func TestScreenKeepsTheRestInOrder(t *testing.T) {
 	b.add(routingLog, row(now.Add(-366*24*time.Hour), "d", nil))
 	b.add(routingLog, row(now.Add(25*time.Hour), "e", nil))
 	b.add(routingLog, row(now.Add(23*time.Hour), "f", nil))
-	b.add(lbDecision, []any{now, "id", nil, nil, nil, nil, nil, nil, nil, nil, []string{"ok", "bad\xff"}, nil, nil, 1.0, nil})
+	b.add(lbDecision, rowOf(tables[lbDecision], map[string]any{"ts": now, "event_id": "id",
+		"candidates": []string{"ok", "bad\xff"}, "adjusted_count": 1.0}))
 	b.screen(EventTimeConfig{MaxAge: 365 * 24 * time.Hour, MaxFuture: 24 * time.Hour}, now)
 
 	var kept []any
 	for _, r := range b.rows[routingLog] {
-		kept = append(kept, r[7])
+		kept = append(kept, byName(tables[routingLog], r)["tool_name"])
 	}
 	assert.Equal(t, []any{"a", "f"}, kept)
 	assert.Empty(t, b.rows[lbDecision])

@@ -338,7 +338,7 @@ func (w *pgWriter) copyRejected(ctx context.Context, tx pgx.Tx, rejected []rejec
 }
 
 // ensurePartitions asks the partition manager for the partitions holding
-// every row of the batch's partitioned tables (ts is their first column).
+// every row of the batch's partitioned tables (by their time column, ts).
 func (w *pgWriter) ensurePartitions(ctx context.Context, b *rowBatch) error {
 	for id, t := range tables {
 		if _, partitioned := schema.PartitionedTables[t.name]; !partitioned || len(b.rows[id]) == 0 {
@@ -346,7 +346,7 @@ func (w *pgWriter) ensurePartitions(ctx context.Context, b *rowBatch) error {
 		}
 		times := make([]time.Time, 0, len(b.rows[id]))
 		for _, row := range b.rows[id] {
-			if ts, ok := row[0].(time.Time); ok {
+			if ts, ok := row[t.timeColumn].(time.Time); ok {
 				times = append(times, ts)
 			}
 		}
