@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -14,12 +15,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mcp-bridge/otelcol-mcp/internal/pgtest"
+	"github.com/mcp-bridge/otelcol-mcp/internal/reconcile"
 )
 
 // The quick variants of chaos/run.sh's db-outage and collector-kill scenarios:
 // a few thousand events from cmd/mcprouter-sim, a fault while they flow, then
-// the simulator's own anti-join of its manifest against the tables, exact
-// (every sampled kind kept): nothing lost, nothing duplicated.
+// the anti-join of its manifest against the tables (internal/reconcile, as
+// `mcprouter-sim reconcile` runs it), exact (every sampled kind kept):
+// nothing lost, nothing duplicated.
 
 var (
 	simOnce sync.Once
@@ -90,15 +93,18 @@ func (s *simRun) wait(t *testing.T) {
 }
 
 // reconcile runs the simulator's exact anti-join (no kind treated as
-// sampled) until everything is stored or the counts settle; exit 0 means
-// nothing lost and nothing duplicated.
+// sampled, internal/reconcile) until everything is stored or the counts
+// settle: nothing lost and nothing duplicated.
 func (s *simRun) reconcile(t *testing.T, schemaName string) {
 	t.Helper()
-	cmd := exec.Command(simulator(t), "reconcile", "-manifest", s.manifest, "-dsn", testDB.DSN, "-schema", schemaName,
-		"-sampled", "", "-wait", "60s", "-settle", "15s", "-poll", "200ms")
-	out, err := cmd.CombinedOutput()
-	t.Logf("reconcile:\n%s", out)
-	require.NoError(t, err, "reconciliation found lost or duplicated rows")
+	var progress bytes.Buffer
+	rep, err := reconcile.Run(context.Background(), reconcile.Options{Manifest: s.manifest, DSN: testDB.DSN,
+		Schema: schemaName, Wait: 60 * time.Second, Settle: 15 * time.Second, Poll: 200 * time.Millisecond}, &progress)
+	require.NoError(t, err, "reconcile:\n%s", progress.String())
+	var out bytes.Buffer
+	rep.Print(&out)
+	t.Logf("reconcile:\n%s", out.String())
+	require.True(t, rep.OK(), "reconciliation found lost or duplicated rows: %s", rep.MissingSummary())
 }
 
 // waitForRoutingRows polls until schemaName.routing_log holds at least min rows.

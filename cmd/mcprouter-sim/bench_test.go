@@ -2,11 +2,15 @@ package main
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"testing"
 	"time"
 
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
+	"github.com/mcp-bridge/otelcol-mcp/internal/simmanifest"
 )
 
 type discardSpans struct{}
@@ -33,13 +37,13 @@ func BenchmarkSimulatedRequest(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	man, err := createManifest(b.TempDir() + "/m.gz")
+	man, err := simmanifest.Create(b.TempDir() + "/m.gz")
 	if err != nil {
 		b.Fatal(err)
 	}
-	count := &counters{}
+	count := &simmanifest.Counters{}
 	f := newFleet(o.fleet, em, man, count)
-	f.register(newRecorder(man, count))
+	f.register(simmanifest.NewRecorder(man, count))
 	w := newWorker(f, 1, 50)
 	now := time.Now()
 	for i := range w.sessions {
@@ -48,10 +52,52 @@ func BenchmarkSimulatedRequest(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		w.request(time.Now())
-		w.rec.flushIfFull()
+		w.rec.FlushIfFull()
 	}
 	b.StopTimer()
-	w.rec.flush()
+	w.rec.Flush()
 	_ = em.shutdown(context.Background())
-	man.abort()
+	man.Abort()
+}
+
+// BenchmarkSimulatedRequestEvents is BenchmarkSimulatedRequest in -mode
+// events: the request's JSON events encoded, batched and posted to a server
+// that reads and discards them.
+//
+//	go test -run '^$' -bench SimulatedRequestEvents -benchmem ./cmd/mcprouter-sim/
+func BenchmarkSimulatedRequestEvents(b *testing.B) {
+	o := testRunOptions(&testing.T{}, 1)
+	o.fleet.OutageRate, o.fleet.ErrorRate = 1, 0.05
+	em := newEventsEmitter("http://collector.invalid", "bench", "bench-1", time.Second, time.Hour, 4)
+	em.client.Transport = discardTransport{}
+	man, err := simmanifest.Create(b.TempDir() + "/m.gz")
+	if err != nil {
+		b.Fatal(err)
+	}
+	count := &simmanifest.Counters{}
+	f := newFleet(o.fleet, em, man, count)
+	f.register(simmanifest.NewRecorder(man, count))
+	w := newWorker(f, 1, 50)
+	now := time.Now()
+	for i := range w.sessions {
+		w.sessions[i] = w.openSession(now)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		w.request(time.Now())
+		w.rec.FlushIfFull()
+	}
+	b.StopTimer()
+	w.rec.Flush()
+	_ = em.shutdown(context.Background())
+	man.Abort()
+}
+
+// discardTransport answers every request 200 without a network.
+type discardTransport struct{}
+
+func (discardTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	_, _ = io.Copy(io.Discard, r.Body)
+	_ = r.Body.Close()
+	return &http.Response{StatusCode: http.StatusOK, Status: "200 OK", Body: http.NoBody, Header: http.Header{}, Request: r}, nil
 }

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/mcp-bridge/otelcol-mcp/instrumentation"
+	"github.com/mcp-bridge/otelcol-mcp/internal/simmanifest"
 )
 
 // emitter sends the simulated router's telemetry: over OTLP through the
@@ -29,7 +30,7 @@ type emitter interface {
 	observePools(func() []instrumentation.PoolStats) error
 	// shutdown delivers everything still buffered (within ctx) and stops.
 	shutdown(ctx context.Context) error
-	delivery() deliverySnapshot
+	delivery() simmanifest.Delivery
 }
 
 // deliveryStats counts what reached the collector, per signal.
@@ -44,36 +45,17 @@ type deliveryStats struct {
 	errs []string
 }
 
-// deliverySnapshot is deliveryStats at one time.
-type deliverySnapshot struct {
-	SpansExported int64    `json:"spans_exported"`
-	SpansFailed   int64    `json:"spans_failed"`
-	LogsExported  int64    `json:"logs_exported"`
-	LogsFailed    int64    `json:"logs_failed"`
-	MetricExports int64    `json:"metric_exports"`
-	MetricsFailed int64    `json:"metric_state_not_delivered"` // 1 when the last export failed
-	EventsPosted  int64    `json:"events_posted,omitempty"`
-	EventsFailed  int64    `json:"events_failed,omitempty"`
-	Retries       int64    `json:"http_retries,omitempty"`
-	Errors        []string `json:"errors,omitempty"`
-}
-
-func (s *deliveryStats) snapshot() deliverySnapshot {
+func (s *deliveryStats) snapshot() simmanifest.Delivery {
 	s.mu.Lock()
 	errs := append([]string(nil), s.errs...)
 	s.mu.Unlock()
-	return deliverySnapshot{
+	return simmanifest.Delivery{
 		SpansExported: s.spansExported.Load(), SpansFailed: s.spansFailed.Load(),
 		LogsExported: s.logsExported.Load(), LogsFailed: s.logsFailed.Load(),
 		MetricExports: s.metricExports.Load(), MetricsFailed: s.metricsFailed.Load(),
 		EventsPosted: s.eventsPosted.Load(), EventsFailed: s.eventsFailed.Load(),
 		Retries: s.requestsRetried.Load(), Errors: errs,
 	}
-}
-
-// failed counts everything that was not delivered.
-func (d deliverySnapshot) failed() int64 {
-	return d.SpansFailed + d.LogsFailed + d.MetricsFailed + d.EventsFailed
 }
 
 // clearNotes forgets the errors noted with the prefix.

@@ -19,6 +19,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/mcp-bridge/otelcol-mcp/instrumentation"
+	"github.com/mcp-bridge/otelcol-mcp/internal/simmanifest"
 	"github.com/mcp-bridge/otelcol-mcp/mcpconv"
 )
 
@@ -572,4 +573,4 @@ func (e *eventsEmitter) shutdown(ctx context.Context) error {
 	return err
 }
 
-func (e *eventsEmitter) delivery() deliverySnapshot { return e.stats.snapshot() }
+func (e *eventsEmitter) delivery() simmanifest.Delivery { return e.stats.snapshot() }

@@ -20,6 +20,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/mcp-bridge/otelcol-mcp/instrumentation"
+	"github.com/mcp-bridge/otelcol-mcp/internal/simmanifest"
 	"github.com/mcp-bridge/otelcol-mcp/mcpconv"
 )
 
@@ -195,7 +196,7 @@ func (e *otlpEmitter) shutdown(ctx context.Context) error {
 	return nil
 }
 
-func (e *otlpEmitter) delivery() deliverySnapshot { return e.stats.snapshot() }
+func (e *otlpEmitter) delivery() simmanifest.Delivery { return e.stats.snapshot() }
 
 // countingSpans counts delivered and failed spans: the batch processor
 // reports export errors only to the global handler.

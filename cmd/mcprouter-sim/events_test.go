@@ -19,6 +19,8 @@ import (
 	"go.opentelemetry.io/collector/processor/processortest"
 	"go.opentelemetry.io/collector/receiver/receivertest"
 
+	"github.com/mcp-bridge/otelcol-mcp/internal/reconcile"
+	"github.com/mcp-bridge/otelcol-mcp/internal/reconcile/reconciletest"
 	"github.com/mcp-bridge/otelcol-mcp/processor/mcpsampler"
 	"github.com/mcp-bridge/otelcol-mcp/receiver/mcpeventsreceiver"
 )
@@ -74,24 +76,26 @@ func TestEventsModeThroughTheReceiver(t *testing.T) {
 
 	// Store what the receiver produced and reconcile: as received, and
 	// after the mcpsampler processor with its default rates.
-	received := testRun{manifest: o.manifest, traces: mergeTraces(traces.AllTraces()), logs: mergeLogs(logs.AllLogs()),
-		metrics: mergeMetrics(metrics.AllMetrics())}
-	sampled := testRun{manifest: o.manifest, traces: ptrace.NewTraces(), logs: plog.NewLogs(), metrics: pmetric.NewMetrics()}
-	received.traces.CopyTo(sampled.traces)
-	received.logs.CopyTo(sampled.logs)
-	received.metrics.CopyTo(sampled.metrics)
-	sampled.traces, sampled.logs = sample(t, sampled.traces, sampled.logs)
+	received := reconciletest.Run{Manifest: o.manifest, Traces: mergeTraces(traces.AllTraces()), Logs: mergeLogs(logs.AllLogs()),
+		Metrics: mergeMetrics(metrics.AllMetrics())}
+	sampled := reconciletest.Run{Manifest: o.manifest, Traces: ptrace.NewTraces(), Logs: plog.NewLogs(), Metrics: pmetric.NewMetrics()}
+	received.Traces.CopyTo(sampled.Traces)
+	received.Logs.CopyTo(sampled.Logs)
+	received.Metrics.CopyTo(sampled.Metrics)
+	sampled.Traces, sampled.Logs = sample(t, sampled.Traces, sampled.Logs)
 	for _, tc := range []struct {
 		schema string
-		run    testRun
+		run    reconciletest.Run
 	}{{"events_mode", received}, {"events_mode_sampled", sampled}} {
-		tc.run.store(t, tc.schema)
-		rep, err := reconcile(ctx, reconcileOpts(t, o.manifest, tc.schema), io.Discard)
+		tc.run.Store(t, testDB.DSN, tc.schema)
+		sampledKinds, err := reconcile.ParseKindSet(reconcile.DefaultSampled)
+		require.NoError(t, err)
+		rep, err := reconcile.Run(ctx, reconcile.Options{Manifest: o.manifest, DSN: testDB.DSN, Schema: tc.schema, Sampled: sampledKinds}, io.Discard)
 		require.NoError(t, err)
 		var report bytes.Buffer
-		rep.print(&report)
+		rep.Print(&report)
 		t.Log("\n" + report.String())
-		assert.True(t, rep.ok(), tc.schema)
+		assert.True(t, rep.OK(), tc.schema)
 	}
 }
 

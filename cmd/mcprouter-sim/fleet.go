@@ -14,6 +14,7 @@ import (
 	"unicode"
 
 	"github.com/mcp-bridge/otelcol-mcp/instrumentation"
+	"github.com/mcp-bridge/otelcol-mcp/internal/simmanifest"
 	"github.com/mcp-bridge/otelcol-mcp/mcpconv"
 )
 
@@ -129,8 +130,8 @@ type domainPool struct {
 type fleet struct {
 	cfg   fleetConfig
 	em    emitter
-	man   *manifestWriter
-	count *counters
+	man   *simmanifest.Writer
+	count *simmanifest.Counters
 
 	ups     []*upstream
 	domains []*domainPool
@@ -142,7 +143,7 @@ type fleet struct {
 	poolAt    time.Time
 }
 
-func newFleet(cfg fleetConfig, em emitter, man *manifestWriter, count *counters) *fleet {
+func newFleet(cfg fleetConfig, em emitter, man *simmanifest.Writer, count *simmanifest.Counters) *fleet {
 	f := &fleet{cfg: cfg, em: em, man: man, count: count}
 	nDomains := min(len(domains), max(1, (cfg.Servers+1)/2))
 	for d := range nDomains {
@@ -177,14 +178,14 @@ func newFleet(cfg fleetConfig, em emitter, man *manifestWriter, count *counters)
 }
 
 // register announces every upstream, as a router does at start-up.
-func (f *fleet) register(rec *recorder) {
+func (f *fleet) register(rec *simmanifest.Recorder) {
 	for _, u := range f.ups {
 		u.mu.Lock()
 		u.registered, u.version = true, 1
 		u.updateAvailable()
 		u.mu.Unlock()
 		f.em.serverRegistered(f.serverInfo(u, time.Now()))
-		rec.count(kindServerEvent, false)
+		rec.Count(simmanifest.KindServerEvent, false)
 	}
 }
 
@@ -249,7 +250,7 @@ func (f *fleet) callOutcome(rng *rand.Rand, u *upstream, tool string, now time.T
 }
 
 // callResult feeds the breaker of u with a call's outcome.
-func (f *fleet) callResult(rec *recorder, u *upstream, failed bool, at time.Time) {
+func (f *fleet) callResult(rec *simmanifest.Recorder, u *upstream, failed bool, at time.Time) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	from := u.breaker
@@ -271,7 +272,7 @@ func (f *fleet) callResult(rec *recorder, u *upstream, failed bool, at time.Time
 }
 
 // breakerTo moves u's breaker to state and emits the transition; u.mu is held.
-func (f *fleet) breakerTo(rec *recorder, u *upstream, to, reason string, at time.Time) {
+func (f *fleet) breakerTo(rec *simmanifest.Recorder, u *upstream, to, reason string, at time.Time) {
 	from := u.breaker
 	u.breaker = to
 	if to == mcpconv.BreakerOpen {
@@ -283,12 +284,12 @@ func (f *fleet) breakerTo(rec *recorder, u *upstream, to, reason string, at time
 	u.updateAvailable()
 	id := f.em.breakerStateChange(instrumentation.BreakerChange{ServerKey: u.key, From: from, To: to,
 		FailureCount: u.failures, Reason: reason, Time: at})
-	rec.event(kindBreaker, id, to == mcpconv.BreakerOpen)
+	rec.Event(simmanifest.KindBreaker, id, to == mcpconv.BreakerOpen)
 }
 
 // maintain runs the time-driven part of the fleet until ctx ends: health
 // checks, outages, breakers half-opening, registry churn.
-func (f *fleet) maintain(ctx context.Context, rec *recorder, rng *rand.Rand) {
+func (f *fleet) maintain(ctx context.Context, rec *simmanifest.Recorder, rng *rand.Rand) {
 	const tick = 100 * time.Millisecond
 	ticker := time.NewTicker(tick)
 	defer ticker.Stop()
@@ -310,7 +311,7 @@ func (f *fleet) maintain(ctx context.Context, rec *recorder, rng *rand.Rand) {
 				nextChurn = nextChurn.Add(f.cfg.ChurnInterval)
 				churned = f.churn(rec, rng, churned, now)
 			}
-			rec.flushIfFull()
+			rec.FlushIfFull()
 		}
 	}
 }
@@ -325,7 +326,7 @@ func (f *fleet) outages(rng *rand.Rand, now time.Time, tick time.Duration) {
 	}
 }
 
-func (f *fleet) halfOpen(rec *recorder, now time.Time) {
+func (f *fleet) halfOpen(rec *simmanifest.Recorder, now time.Time) {
 	for _, u := range f.ups {
 		u.mu.Lock()
 		if u.breaker == mcpconv.BreakerOpen && now.Sub(u.openedAt) >= f.cfg.BreakerCooldown {
@@ -336,7 +337,7 @@ func (f *fleet) halfOpen(rec *recorder, now time.Time) {
 }
 
 // healthChecks probes every registered upstream once.
-func (f *fleet) healthChecks(rec *recorder, rng *rand.Rand, now time.Time) {
+func (f *fleet) healthChecks(rec *simmanifest.Recorder, rng *rand.Rand, now time.Time) {
 	for _, u := range f.ups {
 		u.mu.Lock()
 		registered := u.registered
@@ -352,14 +353,14 @@ func (f *fleet) healthChecks(rec *recorder, rng *rand.Rand, now time.Time) {
 		case rng.Float64() < f.cfg.ErrorRate/4:
 			h.Healthy, h.Err = false, &instrumentation.RPCError{Code: -32603, Message: "ping failed: internal error"}
 		}
-		rec.event(kindHealthCheck, f.em.healthCheck(h), !h.Healthy)
+		rec.Event(simmanifest.KindHealthCheck, f.em.healthCheck(h), !h.Healthy)
 		u.mu.Lock()
 		changed := u.healthy != h.Healthy
 		u.healthy = h.Healthy
 		u.mu.Unlock()
 		if changed {
 			f.em.serverHealthChanged(instrumentation.HealthChange{ServerKey: u.key, Healthy: h.Healthy, Time: now})
-			rec.count(kindServerEvent, !h.Healthy)
+			rec.Count(simmanifest.KindServerEvent, !h.Healthy)
 		}
 	}
 }
@@ -367,7 +368,7 @@ func (f *fleet) healthChecks(rec *recorder, rng *rand.Rand, now time.Time) {
 // churn registers the previously deregistered upstream again, or
 // deregisters one whose domain keeps another registered replica. It
 // returns the upstream now deregistered, if any.
-func (f *fleet) churn(rec *recorder, rng *rand.Rand, deregistered *upstream, now time.Time) *upstream {
+func (f *fleet) churn(rec *simmanifest.Recorder, rng *rand.Rand, deregistered *upstream, now time.Time) *upstream {
 	if deregistered != nil {
 		u := deregistered
 		u.mu.Lock()
@@ -377,7 +378,7 @@ func (f *fleet) churn(rec *recorder, rng *rand.Rand, deregistered *upstream, now
 		info := f.serverInfo(u, now)
 		u.mu.Unlock()
 		f.em.serverRegistered(info)
-		rec.count(kindServerEvent, false)
+		rec.Count(simmanifest.KindServerEvent, false)
 		return nil
 	}
 	u := f.ups[rng.IntN(len(f.ups))]
@@ -389,15 +390,15 @@ func (f *fleet) churn(rec *recorder, rng *rand.Rand, deregistered *upstream, now
 	u.updateAvailable()
 	u.mu.Unlock()
 	f.em.serverDeregistered(instrumentation.Deregistration{ServerKey: u.key, Time: now})
-	rec.count(kindServerEvent, false)
+	rec.Count(simmanifest.KindServerEvent, false)
 	return u
 }
 
 // finalServers records the registry as the run leaves it.
-func (f *fleet) finalServers(rec *recorder) {
+func (f *fleet) finalServers(rec *simmanifest.Recorder) {
 	for _, u := range f.ups {
 		u.mu.Lock()
-		rec.server(u.key, u.registered, healthText(u.healthy))
+		rec.Server(u.key, u.registered, healthText(u.healthy))
 		u.mu.Unlock()
 	}
 }

@@ -34,6 +34,7 @@ import (
 
 	"go.opentelemetry.io/otel"
 
+	"github.com/mcp-bridge/otelcol-mcp/internal/simmanifest"
 	"github.com/mcp-bridge/otelcol-mcp/mcpconv"
 )
 
@@ -227,21 +228,21 @@ func run(ctx context.Context, o runOptions, stdout, stderr io.Writer) error {
 // simulate runs the fleet on em, then delivers, writes the manifest and
 // prints the summary.
 func simulate(ctx context.Context, o runOptions, em emitter, stdout, stderr io.Writer) error {
-	var man *manifestWriter
+	var man *simmanifest.Writer
 	if o.manifest != "" {
 		var err error
-		if man, err = createManifest(o.manifest); err != nil {
+		if man, err = simmanifest.Create(o.manifest); err != nil {
 			return fmt.Errorf("manifest: %w", err)
 		}
 	}
-	count := &counters{}
+	count := &simmanifest.Counters{}
 	f := newFleet(o.fleet, em, man, count)
 	started := time.Now()
-	ctrl := newRecorder(man, count)
+	ctrl := simmanifest.NewRecorder(man, count)
 	f.register(ctrl)
 	if err := em.observePools(f.poolStats); err != nil {
 		if man != nil {
-			man.abort()
+			man.Abort()
 		}
 		return err
 	}
@@ -267,7 +268,7 @@ func simulate(ctx context.Context, o runOptions, em emitter, stdout, stderr io.W
 	stopMaintain()
 	maintained.Wait()
 	f.finalServers(ctrl)
-	ctrl.flush()
+	ctrl.Flush()
 	prog.stop()
 
 	flushCtx, cancelFlush := context.WithTimeout(context.Background(), o.flushTimeout+10*time.Second)
@@ -276,10 +277,10 @@ func simulate(ctx context.Context, o runOptions, em emitter, stdout, stderr io.W
 	flushErr := em.shutdown(flushCtx)
 	delivery := em.delivery()
 
-	sent := count.snapshot()
-	routed := sent[kindRouting.String()].Sent
+	sent := count.Snapshot()
+	routed := sent[simmanifest.KindRouting.String()].Sent
 	elapsed := ended.Sub(started).Seconds()
-	h := manifestHeader{
+	h := simmanifest.Header{
 		Mode: o.mode, Protocol: o.protocol, Endpoint: o.endpoint, ServiceName: o.serviceName, InstanceID: o.instanceID,
 		Seed: o.fleet.Seed, Started: started.UTC(), Ended: ended.UTC(),
 		FirstEvent: started.Add(-2 * time.Minute).UTC(), LastEvent: time.Now().Add(time.Minute).UTC(),
@@ -289,13 +290,13 @@ func simulate(ctx context.Context, o runOptions, em emitter, stdout, stderr io.W
 	}
 	if o.mode == "otlp" {
 		h.Metrics[mcpconv.MetricServerOperationDuration] = routed
-		h.Metrics[mcpconv.MetricClientOperationDuration] = sent[kindToolCall.String()].Sent
+		h.Metrics[mcpconv.MetricClientOperationDuration] = sent[simmanifest.KindToolCall.String()].Sent
 	}
 	for _, u := range f.ups {
 		h.Servers = append(h.Servers, u.key)
 	}
 	if man != nil {
-		if err := man.finish(h); err != nil {
+		if err := man.Finish(h); err != nil {
 			return errors.Join(flushErr, fmt.Errorf("manifest: %w", err))
 		}
 	}
@@ -307,7 +308,7 @@ func simulate(ctx context.Context, o runOptions, em emitter, stdout, stderr io.W
 	if o.manifest != "" {
 		fmt.Fprintf(stdout, "mcprouter-sim: manifest %s (instance %s, seed %d)\n", o.manifest, o.instanceID, o.fleet.Seed)
 	}
-	if n := delivery.failed(); n > 0 || flushErr != nil {
+	if n := delivery.Failed(); n > 0 || flushErr != nil {
 		return errors.Join(flushErr, fmt.Errorf("%d items not delivered to %s: %s", n, o.endpoint, strings.Join(delivery.Errors, "; ")))
 	}
 	return ctx.Err()
@@ -328,9 +329,9 @@ func rateText(rate float64) string {
 }
 
 // kindsText lists the kinds in manifest order: "routing 100 (5 failed), ...".
-func kindsText(sent map[string]kindCount) string {
+func kindsText(sent map[string]simmanifest.KindCount) string {
 	var parts []string
-	for k := range numKinds {
+	for k := range simmanifest.NumKinds {
 		c := sent[k.String()]
 		s := fmt.Sprintf("%s %d", k, c.Sent)
 		if c.Failed > 0 {
@@ -341,7 +342,7 @@ func kindsText(sent map[string]kindCount) string {
 	return strings.Join(parts, ", ")
 }
 
-func deliveryText(d deliverySnapshot) string {
+func deliveryText(d simmanifest.Delivery) string {
 	if d.EventsPosted > 0 || d.EventsFailed > 0 {
 		return fmt.Sprintf("%d events posted, %d failed, %d retries", d.EventsPosted, d.EventsFailed, d.Retries)
 	}
@@ -355,7 +356,7 @@ type progress struct {
 	stopped sync.WaitGroup
 }
 
-func newProgress(w io.Writer, every time.Duration, count *counters, em emitter, target float64, started time.Time) *progress {
+func newProgress(w io.Writer, every time.Duration, count *simmanifest.Counters, em emitter, target float64, started time.Time) *progress {
 	p := &progress{done: make(chan struct{})}
 	if every <= 0 {
 		return p
@@ -379,15 +380,15 @@ func newProgress(w io.Writer, every time.Duration, count *counters, em emitter, 
 				}
 				return
 			case now := <-t.C:
-				routed := count.sent[kindRouting].Load()
+				routed := count.Sent(simmanifest.KindRouting)
 				rate := float64(routed-last) / now.Sub(lastAt).Seconds()
 				last, lastAt = routed, now
 				d := em.delivery()
 				line := fmt.Sprintf("%5.0fs %7.0f req/s (target %s) | routing %d tool_call %d lb %d health %d breaker %d error %d session %d server %d | delivered %d, failed %d",
-					now.Sub(started).Seconds(), rate, rateText(target), routed, count.sent[kindToolCall].Load(),
-					count.sent[kindLBDecision].Load(), count.sent[kindHealthCheck].Load(), count.sent[kindBreaker].Load(),
-					count.sent[kindError].Load(), count.sent[kindSessionEvent].Load(), count.sent[kindServerEvent].Load(),
-					d.SpansExported+d.LogsExported+d.EventsPosted, d.failed())
+					now.Sub(started).Seconds(), rate, rateText(target), routed, count.Sent(simmanifest.KindToolCall),
+					count.Sent(simmanifest.KindLBDecision), count.Sent(simmanifest.KindHealthCheck), count.Sent(simmanifest.KindBreaker),
+					count.Sent(simmanifest.KindError), count.Sent(simmanifest.KindSessionEvent), count.Sent(simmanifest.KindServerEvent),
+					d.SpansExported+d.LogsExported+d.EventsPosted, d.Failed())
 				if tty {
 					fmt.Fprintf(w, "\r\033[K%s", line)
 				} else {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -24,6 +25,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/mcp-bridge/otelcol-mcp/instrumentation"
+	"github.com/mcp-bridge/otelcol-mcp/internal/simmanifest"
 	"github.com/mcp-bridge/otelcol-mcp/mcpconv"
 )
 
@@ -95,16 +97,16 @@ func testRunOptions(t *testing.T, requests int64) runOptions {
 }
 
 // manifestRecords reads a manifest into per-kind sets of lines.
-func manifestRecords(t *testing.T, path string) (manifestHeader, map[kind]map[string]bool) {
+func manifestRecords(t *testing.T, path string) (simmanifest.Header, map[simmanifest.Kind]map[string]bool) {
 	t.Helper()
-	out := map[kind]map[string]bool{}
-	h, err := readManifest(path, func(k kind, f [][]byte) error {
+	out := map[simmanifest.Kind]map[string]bool{}
+	h, err := simmanifest.Read(path, func(k simmanifest.Kind, f [][]byte) error {
 		if out[k] == nil {
 			out[k] = map[string]bool{}
 		}
 		line := string(bytes.Join(f, []byte{' '}))
 		if out[k][line] {
-			return fmt.Errorf("duplicate record %c %s", kindInfo[k].code, line)
+			return fmt.Errorf("duplicate record %c %s", k.Code(), line)
 		}
 		out[k][line] = true
 		return nil
@@ -136,8 +138,8 @@ func TestManifestListsExactlyWhatWasEmitted(t *testing.T) {
 	require.NoError(t, simulate(context.Background(), o, em, &out, io.Discard))
 	t.Log(out.String())
 
-	want := map[kind]map[string]bool{}
-	add := func(k kind, line string) {
+	want := map[simmanifest.Kind]map[string]bool{}
+	add := func(k simmanifest.Kind, line string) {
 		if want[k] == nil {
 			want[k] = map[string]bool{}
 		}
@@ -151,9 +153,9 @@ func TestManifestListsExactlyWhatWasEmitted(t *testing.T) {
 		method := attrOf(s.Attributes(), mcpconv.MethodName)
 		switch {
 		case s.SpanKind() == trace.SpanKindServer && method != "":
-			add(kindRouting, tid+" "+sid+" "+flag01(failed))
+			add(simmanifest.KindRouting, tid+" "+sid+" "+flag01(failed))
 		case s.SpanKind() == trace.SpanKindClient && method == mcpconv.MethodToolsCall:
-			add(kindToolCall, tid+" "+sid+" "+flag01(failed))
+			add(simmanifest.KindToolCall, tid+" "+sid+" "+flag01(failed))
 		default:
 			t.Fatalf("span %s is neither routing nor a tool call", s.Name())
 		}
@@ -161,11 +163,11 @@ func TestManifestListsExactlyWhatWasEmitted(t *testing.T) {
 		for i, ev := range s.Events() {
 			if ev.Name == mcpconv.ExceptionEventName {
 				exceptions++
-				add(kindError, tid+"-"+sid+"-"+strconv.Itoa(i)+" 1")
+				add(simmanifest.KindError, tid+"-"+sid+"-"+strconv.Itoa(i)+" 1")
 			}
 		}
 		if exceptions == 0 && failed {
-			add(kindError, tid+"-"+sid+" 1")
+			add(simmanifest.KindError, tid+"-"+sid+" 1")
 		}
 	}
 	sessions := map[string]string{} // id -> last "requests errors ended"
@@ -174,35 +176,35 @@ func TestManifestListsExactlyWhatWasEmitted(t *testing.T) {
 		require.NotEmpty(t, id, "event %s without event.id", r.EventName())
 		switch r.EventName() {
 		case mcpconv.EventHealthCheck:
-			add(kindHealthCheck, id+" "+flag01(logAttr(r, mcpconv.HealthStatus) != mcpconv.HealthHealthy))
+			add(simmanifest.KindHealthCheck, id+" "+flag01(logAttr(r, mcpconv.HealthStatus) != mcpconv.HealthHealthy))
 		case mcpconv.EventLBDecision:
-			add(kindLBDecision, id+" 0")
+			add(simmanifest.KindLBDecision, id+" 0")
 			assert.True(t, r.TraceID().IsValid(), "lb decision linked to its request")
 		case mcpconv.EventBreakerStateChange:
-			add(kindBreaker, id+" "+flag01(logAttr(r, mcpconv.BreakerToState) == mcpconv.BreakerOpen))
+			add(simmanifest.KindBreaker, id+" "+flag01(logAttr(r, mcpconv.BreakerToState) == mcpconv.BreakerOpen))
 		case mcpconv.EventError:
-			add(kindError, id+" 1")
+			add(simmanifest.KindError, id+" 1")
 		case mcpconv.EventSessionEnd:
 			sessions[logAttr(r, mcpconv.SessionID)] = logAttr(r, mcpconv.SessionRequestCount) + " " +
 				logAttr(r, mcpconv.SessionErrorCount) + " 1"
 		}
 	}
 	for id, state := range sessions {
-		add(kindSession, id+" "+state)
+		add(simmanifest.KindSession, id+" "+state)
 	}
 
 	h, got := manifestRecords(t, o.manifest)
-	for _, k := range []kind{kindRouting, kindToolCall, kindError, kindHealthCheck, kindLBDecision, kindBreaker, kindSession} {
+	for _, k := range []simmanifest.Kind{simmanifest.KindRouting, simmanifest.KindToolCall, simmanifest.KindError, simmanifest.KindHealthCheck, simmanifest.KindLBDecision, simmanifest.KindBreaker, simmanifest.KindSession} {
 		assert.Equal(t, sortedKeys(want[k]), sortedKeys(got[k]), "%s records", k)
 		assert.Equal(t, int64(len(want[k])), h.Kinds[k.String()].Sent, "%s count in the header", k)
 	}
-	assert.Len(t, got[kindServer], o.fleet.Servers)
-	assert.Equal(t, int64(3000), h.Kinds[kindRouting.String()].Sent)
-	for _, k := range []kind{kindToolCall, kindError, kindHealthCheck, kindLBDecision, kindBreaker} {
+	assert.Len(t, got[simmanifest.KindServer], o.fleet.Servers)
+	assert.Equal(t, int64(3000), h.Kinds[simmanifest.KindRouting.String()].Sent)
+	for _, k := range []simmanifest.Kind{simmanifest.KindToolCall, simmanifest.KindError, simmanifest.KindHealthCheck, simmanifest.KindLBDecision, simmanifest.KindBreaker} {
 		assert.NotZero(t, len(got[k]), "the busy run produced no %s", k)
 	}
-	assert.NotZero(t, h.Kinds[kindHealthCheck.String()].Failed, "outages fail health checks")
-	assert.NotZero(t, h.Kinds[kindBreaker.String()].Failed, "breakers open")
+	assert.NotZero(t, h.Kinds[simmanifest.KindHealthCheck.String()].Failed, "outages fail health checks")
+	assert.NotZero(t, h.Kinds[simmanifest.KindBreaker.String()].Failed, "breakers open")
 	assert.Equal(t, "sim-test-1", h.InstanceID)
 
 	// The final metric export covers every request and call.
@@ -255,32 +257,32 @@ func sortedKeys(m map[string]bool) []string {
 
 func TestManifestRoundTrip(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "m.gz")
-	man, err := createManifest(path)
+	man, err := simmanifest.Create(path)
 	require.NoError(t, err)
-	count := &counters{}
-	rec := newRecorder(man, count)
+	count := &simmanifest.Counters{}
+	rec := simmanifest.NewRecorder(man, count)
 	tid, _ := trace.TraceIDFromHex("4bf92f3577b34da6a3ce929d0e0e4736")
 	sid, _ := trace.SpanIDFromHex("00f067aa0ba902b7")
-	rec.span(kindRouting, tid, sid, true)
-	rec.spanError(tid, sid, -1)
-	rec.spanError(tid, sid, 2)
-	rec.event(kindHealthCheck, "abc", false)
-	rec.session("s-1", 5, 1, true)
-	rec.server("weather-1", false, "unhealthy")
-	rec.count(kindSessionEvent, false)
-	rec.flush()
-	require.NoError(t, man.finish(manifestHeader{Mode: "otlp", InstanceID: "i-1", Kinds: count.snapshot()}))
+	rec.Span(simmanifest.KindRouting, tid, sid, true)
+	rec.SpanError(tid, sid, -1)
+	rec.SpanError(tid, sid, 2)
+	rec.Event(simmanifest.KindHealthCheck, "abc", false)
+	rec.Session("s-1", 5, 1, true)
+	rec.Server("weather-1", false, "unhealthy")
+	rec.Count(simmanifest.KindSessionEvent, false)
+	rec.Flush()
+	require.NoError(t, man.Finish(simmanifest.Header{Mode: "otlp", InstanceID: "i-1", Kinds: count.Snapshot()}))
 
 	h, got := manifestRecords(t, path)
 	assert.Equal(t, "i-1", h.InstanceID)
-	assert.Equal(t, kindCount{Sent: 2, Failed: 2}, h.Kinds["error"])
-	assert.Equal(t, kindCount{Sent: 1}, h.Kinds["session_event"])
-	assert.Equal(t, map[kind]map[string]bool{
-		kindRouting:     {"4bf92f3577b34da6a3ce929d0e0e4736 00f067aa0ba902b7 1": true},
-		kindError:       {"4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7 1": true, "4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-2 1": true},
-		kindHealthCheck: {"abc 0": true},
-		kindSession:     {"s-1 5 1 1": true},
-		kindServer:      {"weather-1 0 unhealthy": true},
+	assert.Equal(t, simmanifest.KindCount{Sent: 2, Failed: 2}, h.Kinds["error"])
+	assert.Equal(t, simmanifest.KindCount{Sent: 1}, h.Kinds["session_event"])
+	assert.Equal(t, map[simmanifest.Kind]map[string]bool{
+		simmanifest.KindRouting:     {"4bf92f3577b34da6a3ce929d0e0e4736 00f067aa0ba902b7 1": true},
+		simmanifest.KindError:       {"4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7 1": true, "4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-2 1": true},
+		simmanifest.KindHealthCheck: {"abc 0": true},
+		simmanifest.KindSession:     {"s-1 5 1 1": true},
+		simmanifest.KindServer:      {"weather-1 0 unhealthy": true},
 	}, got)
 }
 
@@ -290,22 +292,22 @@ func TestManifestOfAMillionIDs(t *testing.T) {
 		t.Skip("short")
 	}
 	path := filepath.Join(t.TempDir(), "m.gz")
-	man, err := createManifest(path)
+	man, err := simmanifest.Create(path)
 	require.NoError(t, err)
-	count := &counters{}
-	rec := newRecorder(man, count)
+	count := &simmanifest.Counters{}
+	rec := simmanifest.NewRecorder(man, count)
 	var tid trace.TraceID
 	var sid trace.SpanID
 	for i := range 1_000_000 {
 		binary.BigEndian.PutUint64(tid[8:], uint64(i))
 		binary.BigEndian.PutUint64(sid[:], uint64(i)+1)
-		rec.span(kindRouting, tid, sid, i%50 == 0)
-		rec.flushIfFull()
+		rec.Span(simmanifest.KindRouting, tid, sid, i%50 == 0)
+		rec.FlushIfFull()
 	}
-	rec.flush()
-	require.NoError(t, man.finish(manifestHeader{Kinds: count.snapshot()}))
+	rec.Flush()
+	require.NoError(t, man.Finish(simmanifest.Header{Kinds: count.Snapshot()}))
 	n := 0
-	_, err = readManifest(path, func(k kind, f [][]byte) error {
+	_, err = simmanifest.Read(path, func(k simmanifest.Kind, f [][]byte) error {
 		if _, err := hex.DecodeString(string(f[0])); err != nil {
 			return err
 		}
@@ -354,10 +356,10 @@ func TestParseRunFlags(t *testing.T) {
 }
 
 func TestBreakerTransitions(t *testing.T) {
-	count := &counters{}
+	count := &simmanifest.Counters{}
 	f := newFleet(fleetConfig{Servers: 2, ToolsPerServer: 1, BreakerThreshold: 3, BreakerCooldown: time.Second},
 		nopEmitter{}, nil, count)
-	rec := newRecorder(nil, count)
+	rec := simmanifest.NewRecorder(nil, count)
 	u := f.ups[0]
 	u.registered = true
 	u.updateAvailable()
@@ -381,12 +383,12 @@ func TestBreakerTransitions(t *testing.T) {
 	f.halfOpen(rec, now.Add(3*time.Second))
 	f.callResult(rec, u, false, now)
 	assert.Equal(t, "closed", u.breaker)
-	assert.Equal(t, kindCount{Sent: 5, Failed: 2}, count.snapshot()["circuit_breaker"])
+	assert.Equal(t, simmanifest.KindCount{Sent: 5, Failed: 2}, count.Snapshot()["circuit_breaker"])
 }
 
 func TestChooseRoundRobinAmongAvailable(t *testing.T) {
-	f := newFleet(fleetConfig{Servers: 6, ToolsPerServer: 1}, nopEmitter{}, nil, &counters{})
-	f.register(newRecorder(nil, &counters{}))
+	f := newFleet(fleetConfig{Servers: 6, ToolsPerServer: 1}, nopEmitter{}, nil, &simmanifest.Counters{})
+	f.register(simmanifest.NewRecorder(nil, &simmanifest.Counters{}))
 	d := f.ups[0].domain
 	seen := map[string]int{}
 	for range 30 {
@@ -408,7 +410,7 @@ func TestChooseRoundRobinAmongAvailable(t *testing.T) {
 }
 
 func TestUUIDLayout(t *testing.T) {
-	w := newWorker(newFleet(fleetConfig{Servers: 1, ToolsPerServer: 1}, nopEmitter{}, nil, &counters{}), 1, 0)
+	w := newWorker(newFleet(fleetConfig{Servers: 1, ToolsPerServer: 1}, nopEmitter{}, nil, &simmanifest.Counters{}), 1, 0)
 	id := uuid(w.rng)
 	assert.Regexp(t, `^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`, id)
 	assert.Regexp(t, `^call_[A-Za-z0-9]{24}$`, w.callID())
@@ -428,4 +430,25 @@ func (nopEmitter) sessionStats(instrumentation.SessionStats) string         { re
 func (nopEmitter) sessionEnd(instrumentation.SessionEnd) string             { return "s" }
 func (nopEmitter) observePools(func() []instrumentation.PoolStats) error    { return nil }
 func (nopEmitter) shutdown(context.Context) error                           { return nil }
-func (nopEmitter) delivery() deliverySnapshot                               { return deliverySnapshot{} }
+func (nopEmitter) delivery() simmanifest.Delivery                           { return simmanifest.Delivery{} }
+
+// TestServerPrefix: -server-prefix starts every upstream key, which the
+// manifest header lists; a prefix with a space would break the manifest.
+func TestServerPrefix(t *testing.T) {
+	o, err := parseRunFlags([]string{"-requests", "1", "-servers", "3", "-server-prefix", "gw1-"}, io.Discard)
+	require.NoError(t, err)
+	f := newFleet(o.fleet, nopEmitter{}, nil, &simmanifest.Counters{})
+	var keys []string
+	for _, u := range f.ups {
+		keys = append(keys, u.key)
+	}
+	assert.Len(t, keys, 3)
+	for _, k := range keys {
+		assert.True(t, strings.HasPrefix(k, "gw1-"), k)
+	}
+	o, err = parseRunFlags([]string{"-requests", "1"}, io.Discard)
+	require.NoError(t, err)
+	assert.False(t, strings.HasPrefix(newFleet(o.fleet, nopEmitter{}, nil, &simmanifest.Counters{}).ups[0].key, "gw"))
+	_, err = parseRunFlags([]string{"-requests", "1", "-server-prefix", "gw 1"}, io.Discard)
+	assert.ErrorContains(t, err, "server-prefix")
+}

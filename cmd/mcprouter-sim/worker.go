@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/mcp-bridge/otelcol-mcp/instrumentation"
+	"github.com/mcp-bridge/otelcol-mcp/internal/simmanifest"
 )
 
 // simRequest is one routed request as simulated, before and after it is
@@ -62,7 +63,7 @@ type simSession struct {
 type worker struct {
 	f        *fleet
 	rng      *rand.Rand
-	rec      *recorder
+	rec      *simmanifest.Recorder
 	sessions []*simSession
 	req      simRequest
 	routeErr instrumentation.ErrorEvent
@@ -72,7 +73,7 @@ func newWorker(f *fleet, seed uint64, sessions int) *worker {
 	return &worker{
 		f:        f,
 		rng:      rand.New(rand.NewPCG(seed, seed^0x6d63702d726f7574)),
-		rec:      newRecorder(f.man, f.count),
+		rec:      simmanifest.NewRecorder(f.man, f.count),
 		sessions: make([]*simSession, sessions),
 	}
 }
@@ -90,7 +91,7 @@ func (w *worker) run(ctx context.Context, rate float64, claim func() bool) {
 		now := time.Now()
 		if !now.Before(nextMaintain) {
 			w.maintainSessions(now)
-			w.rec.flushIfFull()
+			w.rec.FlushIfFull()
 			nextMaintain = now.Add(100 * time.Millisecond)
 		}
 		burst := int64(256)
@@ -248,24 +249,24 @@ func retryable(err error) bool {
 // recordRequest writes what the request stored into the manifest.
 func (w *worker) recordRequest(r *simRequest) {
 	rec := w.rec
-	rec.span(kindRouting, r.traceID, r.spanID, r.err != nil)
+	rec.Span(simmanifest.KindRouting, r.traceID, r.spanID, r.err != nil)
 	if r.err != nil {
-		rec.spanError(r.traceID, r.spanID, -1) // span_status row
+		rec.SpanError(r.traceID, r.spanID, -1) // span_status row
 	}
 	for i := range r.n {
 		a := &r.attempts[i]
 		if a.lbID != "" {
-			rec.event(kindLBDecision, a.lbID, false)
+			rec.Event(simmanifest.KindLBDecision, a.lbID, false)
 		}
 		if a.hasCall {
-			rec.span(kindToolCall, r.traceID, a.spanID, a.callErr != nil)
+			rec.Span(simmanifest.KindToolCall, r.traceID, a.spanID, a.callErr != nil)
 			if a.callErr != nil {
-				rec.spanError(r.traceID, a.spanID, 0) // the exception event
+				rec.SpanError(r.traceID, a.spanID, 0) // the exception event
 			}
 		}
 	}
 	if r.routerErrID != "" {
-		rec.event(kindError, r.routerErrID, true)
+		rec.Event(simmanifest.KindError, r.routerErrID, true)
 	}
 }
 
@@ -281,7 +282,7 @@ func (w *worker) openSession(now time.Time) *simSession {
 	}
 	w.f.em.sessionStart(instrumentation.Session{SessionID: s.id, Transport: s.transport,
 		ProtocolVersion: s.protocolVersion, ClientAddress: s.clientAddress, Time: now})
-	w.rec.count(kindSessionEvent, false)
+	w.rec.Count(simmanifest.KindSessionEvent, false)
 	return s
 }
 
@@ -296,7 +297,7 @@ func (w *worker) maintainSessions(now time.Time) {
 		if !now.Before(s.nextStats) {
 			s.nextStats = s.nextStats.Add(w.f.cfg.SessionStats)
 			w.f.em.sessionStats(instrumentation.SessionStats{SessionID: s.id, Requests: s.requests, Errors: s.errors, Time: now})
-			w.rec.count(kindSessionEvent, false)
+			w.rec.Count(simmanifest.KindSessionEvent, false)
 		}
 	}
 }
@@ -304,8 +305,8 @@ func (w *worker) maintainSessions(now time.Time) {
 func (w *worker) endSession(s *simSession, now time.Time, reason string) {
 	w.f.em.sessionEnd(instrumentation.SessionEnd{SessionID: s.id, Requests: s.requests, Errors: s.errors,
 		CloseReason: reason, Time: now})
-	w.rec.count(kindSessionEvent, false)
-	w.rec.session(s.id, s.requests, s.errors, true)
+	w.rec.Count(simmanifest.KindSessionEvent, false)
+	w.rec.Session(s.id, s.requests, s.errors, true)
 }
 
 func (w *worker) closeSessions(now time.Time, reason string) {
@@ -315,7 +316,7 @@ func (w *worker) closeSessions(now time.Time, reason string) {
 		}
 	}
 	w.sessions = w.sessions[:0]
-	w.rec.flush()
+	w.rec.Flush()
 }
 
 var sessionTransportMix = []weighted[string]{{70, "streamable_http"}, {30, "sse"}}

@@ -1,4 +1,9 @@
-package main
+// Package simmanifest is the manifest of a simulated router run
+// (cmd/mcprouter-sim): every id the run sent, per kind, with a header that
+// describes the run. The simulator writes it while it sends (Recorder,
+// Writer); internal/reconcile reads it (Read) and anti-joins it with the
+// tables.
+package simmanifest
 
 import (
 	"bufio"
@@ -38,47 +43,54 @@ import (
 // the lines go to a temporary gzip member while the run lasts, and the
 // file is the header's member followed by it (gzip allows concatenation;
 // zcat F | head -n 1 | jq shows the header).
-const manifestFormat = "mcprouter-sim-manifest/1"
+const Format = "mcprouter-sim-manifest/1"
 
-// kind is a kind of manifest record.
-type kind uint8
+// Kind is a kind of manifest record.
+type Kind uint8
 
 const (
-	kindRouting kind = iota
-	kindToolCall
-	kindError
-	kindHealthCheck
-	kindLBDecision
-	kindBreaker
-	kindSession
-	kindServer
+	KindRouting Kind = iota
+	KindToolCall
+	KindError
+	KindHealthCheck
+	KindLBDecision
+	KindBreaker
+	KindSession
+	KindServer
 	// Events counted but not listed: the upserts keep no event id.
-	kindSessionEvent
-	kindServerEvent
-	numKinds
+	KindSessionEvent
+	KindServerEvent
+	NumKinds
 )
 
-var kindInfo = [numKinds]struct {
+var kindInfo = [NumKinds]struct {
 	name  string
 	code  byte
 	table string
 }{
-	kindRouting:      {"routing", 'R', "routing_log"},
-	kindToolCall:     {"tool_call", 'T', "tool_call_record"},
-	kindError:        {"error", 'E', "error_log"},
-	kindHealthCheck:  {"health_check", 'H', "health_check_record"},
-	kindLBDecision:   {"lb_decision", 'L', "lb_decision"},
-	kindBreaker:      {"circuit_breaker", 'B', "circuit_breaker_event"},
-	kindSession:      {"session", 'S', "session_record"},
-	kindServer:       {"server", 'V', "mcp_server"},
-	kindSessionEvent: {"session_event", 0, "session_record"},
-	kindServerEvent:  {"server_event", 0, "mcp_server"},
+	KindRouting:      {"routing", 'R', "routing_log"},
+	KindToolCall:     {"tool_call", 'T', "tool_call_record"},
+	KindError:        {"error", 'E', "error_log"},
+	KindHealthCheck:  {"health_check", 'H', "health_check_record"},
+	KindLBDecision:   {"lb_decision", 'L', "lb_decision"},
+	KindBreaker:      {"circuit_breaker", 'B', "circuit_breaker_event"},
+	KindSession:      {"session", 'S', "session_record"},
+	KindServer:       {"server", 'V', "mcp_server"},
+	KindSessionEvent: {"session_event", 0, "session_record"},
+	KindServerEvent:  {"server_event", 0, "mcp_server"},
 }
 
-func (k kind) String() string { return kindInfo[k].name }
+func (k Kind) String() string { return kindInfo[k].name }
 
-func kindOfCode(c byte) (kind, bool) {
-	for k := range numKinds {
+// Code is the kind's letter at the start of its record lines (0 for the
+// kinds counted but not listed).
+func (k Kind) Code() byte { return kindInfo[k].code }
+
+// Table is the table the kind's rows go to.
+func (k Kind) Table() string { return kindInfo[k].table }
+
+func KindOfCode(c byte) (Kind, bool) {
+	for k := range NumKinds {
 		if kindInfo[k].code == c && c != 0 {
 			return k, true
 		}
@@ -86,15 +98,15 @@ func kindOfCode(c byte) (kind, bool) {
 	return 0, false
 }
 
-// kindCount is how many records of a kind were sent, and how many of them
+// KindCount is how many records of a kind were sent, and how many of them
 // were failures.
-type kindCount struct {
+type KindCount struct {
 	Sent   int64 `json:"sent"`
 	Failed int64 `json:"failed"`
 }
 
-// manifestHeader describes the run.
-type manifestHeader struct {
+// Header describes the run.
+type Header struct {
 	Format      string    `json:"format"`
 	Mode        string    `json:"mode"`
 	Protocol    string    `json:"protocol,omitempty"`
@@ -113,16 +125,37 @@ type manifestHeader struct {
 	Servers      []string  `json:"servers"`
 	ErrorRate    float64   `json:"error_rate"`
 
-	Kinds map[string]kindCount `json:"kinds"`
+	Kinds map[string]KindCount `json:"kinds"`
 	// Metrics are the expected totals: the count of each duration histogram
 	// (summed over its series) and the number of pool gauge series.
 	Metrics map[string]int64 `json:"metrics"`
 
-	Delivery deliverySnapshot `json:"delivery"`
+	Delivery Delivery `json:"delivery"`
 }
 
-// manifestWriter collects record lines from every goroutine.
-type manifestWriter struct {
+// Delivery is what reached the collector, per signal, as the simulator's
+// exporters or events client counted it.
+type Delivery struct {
+	SpansExported int64    `json:"spans_exported"`
+	SpansFailed   int64    `json:"spans_failed"`
+	LogsExported  int64    `json:"logs_exported"`
+	LogsFailed    int64    `json:"logs_failed"`
+	MetricExports int64    `json:"metric_exports"`
+	MetricsFailed int64    `json:"metric_state_not_delivered"` // 1 when the last export failed
+	EventsPosted  int64    `json:"events_posted,omitempty"`
+	EventsFailed  int64    `json:"events_failed,omitempty"`
+	Retries       int64    `json:"http_retries,omitempty"`
+	Errors        []string `json:"errors,omitempty"`
+}
+
+// Failed counts everything that was not delivered.
+func (d Delivery) Failed() int64 {
+	return d.SpansFailed + d.LogsFailed + d.MetricsFailed + d.EventsFailed
+}
+
+// Writer collects record lines from every goroutine (Recorders); Finish
+// writes the file.
+type Writer struct {
 	path string
 	mu   sync.Mutex
 	tmp  *os.File
@@ -130,16 +163,18 @@ type manifestWriter struct {
 	err  error
 }
 
-func createManifest(path string) (*manifestWriter, error) {
+// Create starts the manifest at path; nothing is there until Finish.
+func Create(path string) (*Writer, error) {
 	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*.records")
 	if err != nil {
 		return nil, err
 	}
 	zw, _ := gzip.NewWriterLevel(tmp, gzip.BestSpeed)
-	return &manifestWriter{path: path, tmp: tmp, zw: zw}, nil
+	return &Writer{path: path, tmp: tmp, zw: zw}, nil
 }
 
-func (m *manifestWriter) write(lines []byte) {
+// Write appends record lines.
+func (m *Writer) Write(lines []byte) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.err == nil {
@@ -147,8 +182,8 @@ func (m *manifestWriter) write(lines []byte) {
 	}
 }
 
-// finish writes the file: the header, then the records.
-func (m *manifestWriter) finish(h manifestHeader) error {
+// Finish writes the file: the header, then the records.
+func (m *Writer) Finish(h Header) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	defer os.Remove(m.tmp.Name())
@@ -161,7 +196,7 @@ func (m *manifestWriter) finish(h manifestHeader) error {
 		return err
 	}
 	defer m.tmp.Close()
-	h.Format = manifestFormat
+	h.Format = Format
 	js, err := json.Marshal(h)
 	if err != nil {
 		return err
@@ -185,18 +220,18 @@ func (m *manifestWriter) finish(h manifestHeader) error {
 	return os.Rename(out.Name(), m.path)
 }
 
-// abort removes the temporary file of a run that writes no manifest.
-func (m *manifestWriter) abort() {
+// Abort removes the temporary file of a run that writes no manifest.
+func (m *Writer) Abort() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	_ = m.tmp.Close()
 	_ = os.Remove(m.tmp.Name())
 }
 
-// readManifest reads the header and calls visit for every record line
+// Read reads the header and calls visit for every record line
 // (fields split at spaces, the code first).
-func readManifest(path string, visit func(k kind, fields [][]byte) error) (manifestHeader, error) {
-	var h manifestHeader
+func Read(path string, visit func(k Kind, fields [][]byte) error) (Header, error) {
+	var h Header
 	f, err := os.Open(path)
 	if err != nil {
 		return h, err
@@ -214,8 +249,8 @@ func readManifest(path string, visit func(k kind, fields [][]byte) error) (manif
 	if err := json.Unmarshal(first, &h); err != nil {
 		return h, fmt.Errorf("%s: header: %w", path, err)
 	}
-	if h.Format != manifestFormat {
-		return h, fmt.Errorf("%s: format %q, want %q", path, h.Format, manifestFormat)
+	if h.Format != Format {
+		return h, fmt.Errorf("%s: format %q, want %q", path, h.Format, Format)
 	}
 	line := 1
 	var fields [][]byte
@@ -231,7 +266,7 @@ func readManifest(path string, visit func(k kind, fields [][]byte) error) (manif
 			for f := range bytes.SplitSeq(b, []byte{' '}) {
 				fields = append(fields, f)
 			}
-			k, ok := kindOfCode(fields[0][0])
+			k, ok := KindOfCode(fields[0][0])
 			if !ok || len(fields[0]) != 1 {
 				return h, fmt.Errorf("%s:%d: unknown record %q", path, line, fields[0])
 			}
@@ -248,45 +283,51 @@ func readManifest(path string, visit func(k kind, fields [][]byte) error) (manif
 	}
 }
 
-// counters count what was sent, per kind.
-type counters struct {
-	sent, failed [numKinds]atomic.Int64
+// Counters count what was sent, per kind.
+type Counters struct {
+	sent, failed [NumKinds]atomic.Int64
 }
 
-func (c *counters) snapshot() map[string]kindCount {
-	out := make(map[string]kindCount, numKinds)
-	for k := range numKinds {
-		out[k.String()] = kindCount{Sent: c.sent[k].Load(), Failed: c.failed[k].Load()}
+// Sent is how many of kind k were sent so far.
+func (c *Counters) Sent(k Kind) int64 { return c.sent[k].Load() }
+
+// Snapshot is the counts per kind name.
+func (c *Counters) Snapshot() map[string]KindCount {
+	out := make(map[string]KindCount, NumKinds)
+	for k := range NumKinds {
+		out[k.String()] = KindCount{Sent: c.sent[k].Load(), Failed: c.failed[k].Load()}
 	}
 	return out
 }
 
-// recorder buffers one goroutine's manifest lines.
-type recorder struct {
-	man      *manifestWriter // nil: count only
-	counters *counters
+// Recorder counts what one goroutine sent and buffers its manifest lines
+// (Flush writes them).
+type Recorder struct {
+	man      *Writer // nil: count only
+	Counters *Counters
 	buf      []byte
 }
 
 const recorderFlushSize = 64 << 10
 
-func newRecorder(man *manifestWriter, count *counters) *recorder {
-	r := &recorder{man: man, counters: count}
+// NewRecorder records into man (nil: count only) and count.
+func NewRecorder(man *Writer, count *Counters) *Recorder {
+	r := &Recorder{man: man, Counters: count}
 	if man != nil {
 		r.buf = make([]byte, 0, recorderFlushSize+256)
 	}
 	return r
 }
 
-func (r *recorder) add(k kind, failed bool) {
-	r.counters.sent[k].Add(1)
+func (r *Recorder) add(k Kind, failed bool) {
+	r.Counters.sent[k].Add(1)
 	if failed {
-		r.counters.failed[k].Add(1)
+		r.Counters.failed[k].Add(1)
 	}
 }
 
-// count counts an event that the manifest does not list.
-func (r *recorder) count(k kind, failed bool) { r.add(k, failed) }
+// Count counts an event that the manifest does not list.
+func (r *Recorder) Count(k Kind, failed bool) { r.add(k, failed) }
 
 func appendFlag(b []byte, on bool) []byte {
 	if on {
@@ -295,7 +336,8 @@ func appendFlag(b []byte, on bool) []byte {
 	return append(b, " 0\n"...)
 }
 
-func (r *recorder) span(k kind, tid trace.TraceID, sid trace.SpanID, failed bool) {
+// Span records a span of kind k (routing or tool call).
+func (r *Recorder) Span(k Kind, tid trace.TraceID, sid trace.SpanID, failed bool) {
 	r.add(k, failed)
 	if r.man == nil {
 		return
@@ -307,11 +349,11 @@ func (r *recorder) span(k kind, tid trace.TraceID, sid trace.SpanID, failed bool
 	r.buf = appendFlag(r.buf, failed)
 }
 
-// spanError records the error_log row of a failed span: its exception
+// SpanError records the error_log row of a failed span: its exception
 // event's index, or -1 for the span_status row (docs/conventions.md,
 // Identity).
-func (r *recorder) spanError(tid trace.TraceID, sid trace.SpanID, exception int) {
-	r.add(kindError, true)
+func (r *Recorder) SpanError(tid trace.TraceID, sid trace.SpanID, exception int) {
+	r.add(KindError, true)
 	if r.man == nil {
 		return
 	}
@@ -326,7 +368,8 @@ func (r *recorder) spanError(tid trace.TraceID, sid trace.SpanID, exception int)
 	r.buf = appendFlag(r.buf, true)
 }
 
-func (r *recorder) event(k kind, id string, failed bool) {
+// Event records an event of kind k by its id.
+func (r *Recorder) Event(k Kind, id string, failed bool) {
 	r.add(k, failed)
 	if r.man == nil {
 		return
@@ -336,8 +379,9 @@ func (r *recorder) event(k kind, id string, failed bool) {
 	r.buf = appendFlag(r.buf, failed)
 }
 
-func (r *recorder) session(id string, requests, errs int64, ended bool) {
-	r.add(kindSession, false)
+// Session records the final state of a session.
+func (r *Recorder) Session(id string, requests, errs int64, ended bool) {
+	r.add(KindSession, false)
 	if r.man == nil {
 		return
 	}
@@ -350,8 +394,9 @@ func (r *recorder) session(id string, requests, errs int64, ended bool) {
 	r.buf = appendFlag(r.buf, ended)
 }
 
-func (r *recorder) server(key string, registered bool, health string) {
-	r.add(kindServer, false)
+// Server records the final state of an upstream.
+func (r *Recorder) Server(key string, registered bool, health string) {
+	r.add(KindServer, false)
 	if r.man == nil {
 		return
 	}
@@ -368,15 +413,17 @@ func (r *recorder) server(key string, registered bool, health string) {
 	r.buf = append(r.buf, '\n')
 }
 
-func (r *recorder) flushIfFull() {
+// FlushIfFull writes the buffered lines once they are many.
+func (r *Recorder) FlushIfFull() {
 	if len(r.buf) >= recorderFlushSize {
-		r.flush()
+		r.Flush()
 	}
 }
 
-func (r *recorder) flush() {
+// Flush writes the buffered lines.
+func (r *Recorder) Flush() {
 	if r.man != nil && len(r.buf) > 0 {
-		r.man.write(r.buf)
+		r.man.Write(r.buf)
 		r.buf = r.buf[:0]
 	}
 }
