@@ -68,8 +68,11 @@ func BenchmarkSimulatedRequest(b *testing.B) {
 func BenchmarkSimulatedRequestEvents(b *testing.B) {
 	o := testRunOptions(&testing.T{}, 1)
 	o.fleet.OutageRate, o.fleet.ErrorRate = 1, 0.05
-	em := newEventsEmitter("http://collector.invalid", "bench", "bench-1", time.Second, time.Hour, 4)
-	em.client.Transport = discardTransport{}
+	em, err := newEventsEmitter(eventsConfig{Endpoint: "http://collector.invalid", ServiceName: "bench", InstanceID: "bench-1",
+		RetryFor: time.Second, MetricInterval: time.Hour, Senders: 4, HTTPClient: &http.Client{Transport: discardTransport{}}})
+	if err != nil {
+		b.Fatal(err)
+	}
 	man, err := simmanifest.Create(b.TempDir() + "/m.gz")
 	if err != nil {
 		b.Fatal(err)

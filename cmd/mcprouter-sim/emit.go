@@ -33,13 +33,12 @@ type emitter interface {
 	delivery() simmanifest.Delivery
 }
 
-// deliveryStats counts what reached the collector, per signal.
+// deliveryStats counts what the OTLP exporters delivered, per signal, and
+// keeps the first errors (of either emitter).
 type deliveryStats struct {
-	spansExported, spansFailed     atomic.Int64
-	logsExported, logsFailed       atomic.Int64
-	metricExports, metricsFailed   atomic.Int64
-	eventsPosted, eventsFailed     atomic.Int64
-	requestsRetried, requestsTotal atomic.Int64
+	spansExported, spansFailed   atomic.Int64
+	logsExported, logsFailed     atomic.Int64
+	metricExports, metricsFailed atomic.Int64
 
 	mu   sync.Mutex
 	errs []string
@@ -53,8 +52,7 @@ func (s *deliveryStats) snapshot() simmanifest.Delivery {
 		SpansExported: s.spansExported.Load(), SpansFailed: s.spansFailed.Load(),
 		LogsExported: s.logsExported.Load(), LogsFailed: s.logsFailed.Load(),
 		MetricExports: s.metricExports.Load(), MetricsFailed: s.metricsFailed.Load(),
-		EventsPosted: s.eventsPosted.Load(), EventsFailed: s.eventsFailed.Load(),
-		Retries: s.requestsRetried.Load(), Errors: errs,
+		Errors: errs,
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -19,6 +20,8 @@ import (
 	"go.opentelemetry.io/collector/processor/processortest"
 	"go.opentelemetry.io/collector/receiver/receivertest"
 
+	"github.com/mcp-bridge/otelcol-mcp/instrumentation"
+	"github.com/mcp-bridge/otelcol-mcp/instrumentation/eventsclient"
 	"github.com/mcp-bridge/otelcol-mcp/internal/reconcile"
 	"github.com/mcp-bridge/otelcol-mcp/internal/reconcile/reconciletest"
 	"github.com/mcp-bridge/otelcol-mcp/processor/mcpsampler"
@@ -55,12 +58,14 @@ func TestEventsModeThroughTheReceiver(t *testing.T) {
 		assert.NoError(t, lr.Shutdown(ctx))
 		assert.NoError(t, mr.Shutdown(ctx))
 	})
-	waitForHTTP(t, "http://"+addr+eventsPath)
+	waitForHTTP(t, "http://"+addr+eventsclient.EventsPath)
 
 	o := testRunOptions(t, 6000)
 	o.fleet.Rate = 6000
 	o.mode, o.protocol, o.endpoint = "events", "", "http://"+addr
-	em := newEventsEmitter(o.endpoint, o.serviceName, o.instanceID, 10*time.Second, time.Hour, 2)
+	em, err := newEventsEmitter(eventsConfig{Endpoint: o.endpoint, ServiceName: o.serviceName, InstanceID: o.instanceID,
+		RetryFor: 10 * time.Second, MetricInterval: time.Hour, Senders: 2})
+	require.NoError(t, err)
 	var out bytes.Buffer
 	require.NoError(t, simulate(ctx, o, em, &out, io.Discard), out.String())
 	t.Log(out.String())
@@ -156,4 +161,33 @@ func mergeMetrics(all []pmetric.Metrics) pmetric.Metrics {
 		md.ResourceMetrics().MoveAndAppendTo(out.ResourceMetrics())
 	}
 	return out
+}
+
+// TestEventsShutdownHonoursTheFlushDeadline: a receiver that never answers
+// holds the run's last batches only until the flush deadline; they count as
+// not delivered and shutdown returns then, not after -flush-timeout's retries.
+func TestEventsShutdownHonoursTheFlushDeadline(t *testing.T) {
+	stuck := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-stuck:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(stuck)
+	em, err := newEventsEmitter(eventsConfig{Endpoint: srv.URL, ServiceName: "s", InstanceID: "i",
+		RetryFor: time.Hour, MetricInterval: time.Hour, Senders: 1})
+	require.NoError(t, err)
+	em.healthCheck(instrumentation.HealthCheck{ServerKey: "k", Healthy: true})
+	em.sessionStart(instrumentation.Session{SessionID: "s1"})
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	began := time.Now()
+	assert.ErrorIs(t, em.shutdown(ctx), context.DeadlineExceeded)
+	assert.Less(t, time.Since(began), 10*time.Second)
+	d := em.delivery()
+	assert.Equal(t, int64(2), d.EventsFailed)
+	assert.Zero(t, d.EventsPosted)
+	assert.Equal(t, int64(2), d.Failed())
 }

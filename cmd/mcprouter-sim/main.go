@@ -181,7 +181,8 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) in
 // newEmitter builds the emitter the options ask for.
 func newEmitter(ctx context.Context, o runOptions) (emitter, error) {
 	if o.mode == "events" {
-		return newEventsEmitter(o.endpoint, o.serviceName, o.instanceID, o.flushTimeout, o.metricInterval, 4), nil
+		return newEventsEmitter(eventsConfig{Endpoint: o.endpoint, ServiceName: o.serviceName, InstanceID: o.instanceID,
+			RetryFor: o.flushTimeout, MetricInterval: o.metricInterval, Senders: 4})
 	}
 	cfg := otlpConfig{Protocol: o.protocol, Endpoint: o.endpoint, ServiceName: o.serviceName, InstanceID: o.instanceID,
 		RetryFor: o.flushTimeout, MetricInterval: o.metricInterval, LBEvents: o.lbEvents}
