@@ -76,8 +76,9 @@ type column[S any] struct {
 	// for a table written from several (error_log); on the others they
 	// are not what fills the column and stay in attributes. 0: every kind.
 	from origin
-	// required refuses the item (to rejected_event) when attr is absent or
-	// empty.
+	// required: an item whose attr is absent or empty is refused (to
+	// rejected_event) instead of becoming a row (tableSpec.missing, which
+	// the log tables check before making the row).
 	required bool
 	// value gets the column's value from the item; nil when the column is
 	// its attribute attr.
@@ -92,7 +93,7 @@ type column[S any] struct {
 // kind: the attributes columns are filled from and the attributes column
 // keeps the rest of, the kind of item, and the promoter of the row. Each
 // kind of item embeds it; one item is reused for every row of a batch, so
-// describing a row allocates nothing but the row.
+// a row costs the allocations it always did: the row and its boxed values.
 type item struct {
 	attrs  pcommon.Map
 	origin origin
@@ -132,12 +133,23 @@ type tableSpec[S any] struct {
 	table
 	id   tableID
 	cols []column[S]
+	// steps are what row does for each column, compiled from cols.
+	steps []step[S]
 	// attributesAt is the index of the attributes column, -1 without one.
 	attributesAt int
 	// promoted are the attributes left out of the attributes column, by
 	// the origin of the row.
 	promoted [numOrigins]map[string]struct{}
 	required []int // the columns whose attribute must be there
+}
+
+// step is how row fills one column: by value, or the attribute key read
+// as says; nothing for the attributes column (filled last).
+type step[S any] struct {
+	value func(*S) any
+	key   string
+	as    conversion
+	skip  bool
 }
 
 // describe builds the description of table id; it panics on a
@@ -154,6 +166,7 @@ func describe[S any](id tableID, l layout, cols []column[S]) *tableSpec[S] {
 		}
 		d.columns = append(d.columns, c.name)
 		d.types = append(d.types, c.typ)
+		d.steps = append(d.steps, step[S]{value: c.value, key: c.attr, as: c.as, skip: c.attributes})
 		switch {
 		case c.attributes:
 			if d.attributesAt >= 0 || c.typ != pgJSONB {
@@ -204,21 +217,22 @@ func (d *tableSpec[S]) missing(it *item) string {
 // in the order of d.columns.
 func (d *tableSpec[S]) row(s *S, it *item) []any {
 	it.p.table, it.p.kept = d.name, it.p.kept[:0]
-	row := make([]any, len(d.cols))
-	for i := range d.cols {
-		c := &d.cols[i]
+	attrs := it.attrs
+	row := make([]any, len(d.steps))
+	for i := range row {
+		st := &d.steps[i]
 		switch {
-		case c.value != nil:
-			row[i] = c.value(s)
-		case c.attributes:
-		case c.as == asText: // the common case, without a call
-			row[i] = strOrNil(it.attrs, c.attr)
+		case st.value != nil:
+			row[i] = st.value(s)
+		case st.skip:
+		case st.as == asText: // the common case, without a call
+			row[i] = strOrNil(attrs, st.key)
 		default:
-			row[i] = it.attribute(c.attr, c.as)
+			row[i] = it.attribute(st.key, st.as)
 		}
 	}
 	if d.attributesAt >= 0 {
-		row[d.attributesAt] = attributesJSON(it.attrs, d.promoted[it.origin.index()], it.p.kept...)
+		row[d.attributesAt] = attributesJSON(attrs, d.promoted[it.origin.index()], it.p.kept...)
 	}
 	return row
 }
