@@ -105,10 +105,10 @@ lint:
 # dependencies never move the collector's; it is built into ./bin from there.
 # Each component's metadata.yaml is the source of its internal/metadata
 # package, generated_component_test.go (lifecycle) and generated_package_test.go
-# (goleak). exporter/mcppgexporter is not listed yet: its exporter_test.go has
-# a TestMain of its own (pgtest.Main), which the generated one would duplicate.
+# (goleak).
 MDATAGEN := $(CURDIR)/bin/mdatagen
 MDATAGEN_COMPONENTS := \
+	exporter/mcppgexporter \
 	processor/mcpsampler \
 	processor/mcpnormalizer \
 	extension/partitionmgr \

@@ -27,7 +27,6 @@ type pgExporter struct {
 	telemetry *metadata.TelemetryBuilder
 	pool      *pgxpool.Pool
 	writer    *pgWriter
-	poolStats metric.Registration
 	payloads  *payloadOptions
 	unmapped  *unmappedReporter
 
@@ -98,10 +97,8 @@ func (e *pgExporter) shutdown(context.Context) error {
 		delete(sharedExporters.m, e.cfg)
 	}
 	sharedExporters.Unlock()
-	if e.poolStats != nil {
-		_ = e.poolStats.Unregister()
-		e.poolStats = nil
-	}
+	// Unregisters the pool gauge's callback.
+	e.telemetry.Shutdown()
 	if e.pool != nil {
 		e.pool.Close()
 		e.pool = nil
@@ -128,14 +125,13 @@ func (e *pgExporter) openPool(_ context.Context, host component.Host) error {
 	}
 	e.pool = pool
 	e.writer = newPGWriter(pool, e.cfg.Schema, e.cfg.ApplySchema, manager, e.cfg.EventTime, e.logger, e.telemetry)
-	gauge := e.telemetry.ExporterMcppgPoolConnections
-	e.poolStats, err = e.telemetry.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+	err = e.telemetry.RegisterExporterMcppgPoolConnectionsCallback(func(_ context.Context, o metric.Int64Observer) error {
 		st := pool.Stat()
-		o.ObserveInt64(gauge, int64(st.AcquiredConns()), metric.WithAttributes(attribute.String("state", "acquired")))
-		o.ObserveInt64(gauge, int64(st.IdleConns()), metric.WithAttributes(attribute.String("state", "idle")))
-		o.ObserveInt64(gauge, int64(st.MaxConns()), metric.WithAttributes(attribute.String("state", "max")))
+		o.Observe(int64(st.AcquiredConns()), metric.WithAttributes(attribute.String("state", "acquired")))
+		o.Observe(int64(st.IdleConns()), metric.WithAttributes(attribute.String("state", "idle")))
+		o.Observe(int64(st.MaxConns()), metric.WithAttributes(attribute.String("state", "max")))
 		return nil
-	}, gauge)
+	})
 	if err != nil {
 		return err
 	}

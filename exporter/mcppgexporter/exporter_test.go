@@ -2,6 +2,7 @@ package mcppgexporter
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"go.opentelemetry.io/collector/extension/extensiontest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.uber.org/goleak"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/mcp-bridge/otelcol-mcp/exporter/mcppgexporter/internal/metadata"
@@ -29,7 +31,28 @@ import (
 
 var testDB *pgtest.Database
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m, "mcp_exporter_test", &testDB)) }
+// runTests is the package's test main, called by the generated TestMain
+// (metadata.yaml, tests::goleak::setup): one database for the package's
+// tests, a check for leaked goroutines after them, the database dropped.
+// It exits the process.
+func runTests(m *testing.M) {
+	os.Exit(pgtest.Main(leakChecked{m}, "mcp_exporter_test", &testDB))
+}
+
+// leakChecked runs the tests, then fails the run if goroutines were left
+// behind (pools not closed, exporters not shut down).
+type leakChecked struct{ m *testing.M }
+
+func (l leakChecked) Run() int {
+	code := l.m.Run()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			return 1
+		}
+	}
+	return code
+}
 
 // testHost hands extensions (the file storage) to the exporter.
 type testHost map[component.ID]component.Component
