@@ -1,4 +1,4 @@
-package main
+package routersim
 
 import (
 	"context"
@@ -28,10 +28,10 @@ func (discardLogs) ForceFlush(context.Context) error              { return nil }
 // (simulation, SDK spans and events, manifest lines) with exporters that
 // discard: what bounds the simulator's rate when the collector keeps up.
 //
-//	go test -run '^$' -bench SimulatedRequest -benchmem ./cmd/mcprouter-sim/
+//	go test -run '^$' -bench SimulatedRequest -benchmem ./internal/routersim/
 func BenchmarkSimulatedRequest(b *testing.B) {
 	o := testRunOptions(&testing.T{}, 1)
-	o.fleet.OutageRate, o.fleet.ErrorRate = 1, 0.05
+	o.Fleet.OutageRate, o.Fleet.ErrorRate = 1, 0.05
 	cfg := otlpConfig{ServiceName: "bench", InstanceID: "bench-1", RetryFor: time.Second, MetricInterval: time.Hour, LBEvents: true}
 	em, err := newOTLPEmitter(cfg, otlpExporters{spans: discardSpans{}, logs: discardLogs{}, metrics: &memoryMetrics{}})
 	if err != nil {
@@ -42,7 +42,7 @@ func BenchmarkSimulatedRequest(b *testing.B) {
 		b.Fatal(err)
 	}
 	count := &simmanifest.Counters{}
-	f := newFleet(o.fleet, em, man, count)
+	f := newFleet(o.Fleet, em, man, count)
 	f.register(simmanifest.NewRecorder(man, count))
 	w := newWorker(f, 1, 50)
 	now := time.Now()
@@ -64,10 +64,10 @@ func BenchmarkSimulatedRequest(b *testing.B) {
 // events: the request's JSON events encoded, batched and posted to a server
 // that reads and discards them.
 //
-//	go test -run '^$' -bench SimulatedRequestEvents -benchmem ./cmd/mcprouter-sim/
+//	go test -run '^$' -bench SimulatedRequestEvents -benchmem ./internal/routersim/
 func BenchmarkSimulatedRequestEvents(b *testing.B) {
 	o := testRunOptions(&testing.T{}, 1)
-	o.fleet.OutageRate, o.fleet.ErrorRate = 1, 0.05
+	o.Fleet.OutageRate, o.Fleet.ErrorRate = 1, 0.05
 	em, err := newEventsEmitter(eventsConfig{Endpoint: "http://collector.invalid", ServiceName: "bench", InstanceID: "bench-1",
 		RetryFor: time.Second, MetricInterval: time.Hour, Senders: 4, HTTPClient: &http.Client{Transport: discardTransport{}}})
 	if err != nil {
@@ -78,7 +78,7 @@ func BenchmarkSimulatedRequestEvents(b *testing.B) {
 		b.Fatal(err)
 	}
 	count := &simmanifest.Counters{}
-	f := newFleet(o.fleet, em, man, count)
+	f := newFleet(o.Fleet, em, man, count)
 	f.register(simmanifest.NewRecorder(man, count))
 	w := newWorker(f, 1, 50)
 	now := time.Now()

@@ -1,4 +1,10 @@
-package main
+// Package simcapture records the OTLP export requests of a simulated router
+// run into a capture file (Start: an OTLP/gRPC endpoint on loopback that
+// appends every request it receives) and replays them, unchanged, to a
+// collector (Read, Replay): `mcprouter-sim run -capture` and
+// `mcprouter-sim replay`, so that a load benchmark does not pay the SDK's
+// cost while it measures the collector.
+package simcapture
 
 import (
 	"bufio"
@@ -20,30 +26,31 @@ import (
 
 // A capture file holds OTLP export requests exactly as the simulator's SDK
 // exporters sent them, for `mcprouter-sim replay`: the magic line, then one
-// record per request: the signal (captureTraces, captureLogs or
-// captureMetrics), the number of items (spans, log records, data points) and
+// record per request: the signal (Traces, Logs or
+// Metrics), the number of items (spans, log records, data points) and
 // the length of the protobuf ExportXServiceRequest, as uvarints, and the
 // request itself.
 const captureMagic = "mcprouter-sim capture v1\n"
 
-type captureSignal byte
+// Signal is the kind of an export request.
+type Signal byte
 
 const (
-	captureTraces  captureSignal = 'T'
-	captureLogs    captureSignal = 'L'
-	captureMetrics captureSignal = 'M'
+	Traces  Signal = 'T'
+	Logs    Signal = 'L'
+	Metrics Signal = 'M'
 )
 
-// captureRecord is one export request of a capture file.
-type captureRecord struct {
-	signal captureSignal
-	items  int
-	body   []byte
+// Record is one export request of a capture file.
+type Record struct {
+	Signal Signal
+	Items  int // spans, log records or metric data points
+	Body   []byte
 }
 
-// captureServer is an OTLP/gRPC endpoint on loopback that appends every
+// Server is an OTLP/gRPC endpoint on loopback that appends every
 // export request it receives to a capture file instead of forwarding it.
-type captureServer struct {
+type Server struct {
 	srv  *grpc.Server
 	lis  net.Listener
 	done chan error
@@ -53,12 +60,12 @@ type captureServer struct {
 	w       *bufio.Writer
 	err     error
 	records int64
-	counts  map[captureSignal]int64
+	counts  map[Signal]int64
 }
 
-// startCaptureServer creates path and serves OTLP/gRPC on 127.0.0.1 at a
+// Start creates path and serves OTLP/gRPC on 127.0.0.1 at a
 // free port (Addr).
-func startCaptureServer(path string) (*captureServer, error) {
+func Start(path string) (*Server, error) {
 	f, err := os.Create(path)
 	if err != nil {
 		return nil, err
@@ -68,8 +75,8 @@ func startCaptureServer(path string) (*captureServer, error) {
 		f.Close()
 		return nil, err
 	}
-	c := &captureServer{srv: grpc.NewServer(grpc.MaxRecvMsgSize(64 << 20)), lis: lis, done: make(chan error, 1),
-		f: f, w: bufio.NewWriterSize(f, 1<<20), counts: map[captureSignal]int64{}}
+	c := &Server{srv: grpc.NewServer(grpc.MaxRecvMsgSize(64 << 20)), lis: lis, done: make(chan error, 1),
+		f: f, w: bufio.NewWriterSize(f, 1<<20), counts: map[Signal]int64{}}
 	if _, err := c.w.WriteString(captureMagic); err != nil {
 		lis.Close()
 		f.Close()
@@ -83,9 +90,9 @@ func startCaptureServer(path string) (*captureServer, error) {
 }
 
 // Addr is the host:port the SDK exporters send to.
-func (c *captureServer) Addr() string { return c.lis.Addr().String() }
+func (c *Server) Addr() string { return c.lis.Addr().String() }
 
-func (c *captureServer) write(signal captureSignal, items int, body []byte, err error) error {
+func (c *Server) write(signal Signal, items int, body []byte, err error) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err == nil {
@@ -109,9 +116,9 @@ func (c *captureServer) write(signal captureSignal, items int, body []byte, err 
 	return nil
 }
 
-// close stops the server (after the exporters have shut down) and flushes
+// Close stops the server (after the exporters have shut down) and flushes
 // the file.
-func (c *captureServer) close() error {
+func (c *Server) Close() error {
 	c.srv.GracefulStop()
 	serveErr := <-c.done
 	if errors.Is(serveErr, grpc.ErrServerStopped) {
@@ -122,46 +129,46 @@ func (c *captureServer) close() error {
 	return errors.Join(serveErr, c.err, c.w.Flush(), c.f.Close())
 }
 
-// summary says what the file holds.
-func (c *captureServer) summary() string {
+// Summary says what the file holds.
+func (c *Server) Summary() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return fmt.Sprintf("%d requests: %d spans, %d log records, %d metric data points",
-		c.records, c.counts[captureTraces], c.counts[captureLogs], c.counts[captureMetrics])
+		c.records, c.counts[Traces], c.counts[Logs], c.counts[Metrics])
 }
 
 type captureTracesServer struct {
 	ptraceotlp.UnimplementedGRPCServer
-	c *captureServer
+	c *Server
 }
 
 func (s captureTracesServer) Export(_ context.Context, req ptraceotlp.ExportRequest) (ptraceotlp.ExportResponse, error) {
 	body, err := req.MarshalProto()
-	return ptraceotlp.NewExportResponse(), s.c.write(captureTraces, req.Traces().SpanCount(), body, err)
+	return ptraceotlp.NewExportResponse(), s.c.write(Traces, req.Traces().SpanCount(), body, err)
 }
 
 type captureLogsServer struct {
 	plogotlp.UnimplementedGRPCServer
-	c *captureServer
+	c *Server
 }
 
 func (s captureLogsServer) Export(_ context.Context, req plogotlp.ExportRequest) (plogotlp.ExportResponse, error) {
 	body, err := req.MarshalProto()
-	return plogotlp.NewExportResponse(), s.c.write(captureLogs, req.Logs().LogRecordCount(), body, err)
+	return plogotlp.NewExportResponse(), s.c.write(Logs, req.Logs().LogRecordCount(), body, err)
 }
 
 type captureMetricsServer struct {
 	pmetricotlp.UnimplementedGRPCServer
-	c *captureServer
+	c *Server
 }
 
 func (s captureMetricsServer) Export(_ context.Context, req pmetricotlp.ExportRequest) (pmetricotlp.ExportResponse, error) {
 	body, err := req.MarshalProto()
-	return pmetricotlp.NewExportResponse(), s.c.write(captureMetrics, req.Metrics().DataPointCount(), body, err)
+	return pmetricotlp.NewExportResponse(), s.c.write(Metrics, req.Metrics().DataPointCount(), body, err)
 }
 
-// readCapture reads every record of a capture file.
-func readCapture(path string) ([]captureRecord, error) {
+// Read reads every record of a capture file.
+func Read(path string) ([]Record, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -170,10 +177,10 @@ func readCapture(path string) ([]captureRecord, error) {
 		return nil, fmt.Errorf("%s: not a capture file of mcprouter-sim run -capture", path)
 	}
 	data = data[len(captureMagic):]
-	var recs []captureRecord
+	var recs []Record
 	for off := 0; off < len(data); {
-		sig := captureSignal(data[off])
-		if sig != captureTraces && sig != captureLogs && sig != captureMetrics {
+		sig := Signal(data[off])
+		if sig != Traces && sig != Logs && sig != Metrics {
 			return nil, fmt.Errorf("%s: record %d at byte %d: unknown signal %q", path, len(recs), off, sig)
 		}
 		items, n1 := binary.Uvarint(data[off+1:])
@@ -186,7 +193,7 @@ func readCapture(path string) ([]captureRecord, error) {
 			return nil, fmt.Errorf("%s: record %d: %w", path, len(recs), io.ErrUnexpectedEOF)
 		}
 		end := start + int(size)
-		recs = append(recs, captureRecord{signal: sig, items: int(items), body: data[start:end:end]})
+		recs = append(recs, Record{Signal: sig, Items: int(items), Body: data[start:end:end]})
 		off = end
 	}
 	return recs, nil

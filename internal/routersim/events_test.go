@@ -1,4 +1,4 @@
-package main
+package routersim
 
 import (
 	"bytes"
@@ -61,9 +61,9 @@ func TestEventsModeThroughTheReceiver(t *testing.T) {
 	waitForHTTP(t, "http://"+addr+eventsclient.EventsPath)
 
 	o := testRunOptions(t, 6000)
-	o.fleet.Rate = 6000
-	o.mode, o.protocol, o.endpoint = "events", "", "http://"+addr
-	em, err := newEventsEmitter(eventsConfig{Endpoint: o.endpoint, ServiceName: o.serviceName, InstanceID: o.instanceID,
+	o.Fleet.Rate = 6000
+	o.Mode, o.Protocol, o.Endpoint = "events", "", "http://"+addr
+	em, err := newEventsEmitter(eventsConfig{Endpoint: o.Endpoint, ServiceName: o.ServiceName, InstanceID: o.InstanceID,
 		RetryFor: 10 * time.Second, MetricInterval: time.Hour, Senders: 2})
 	require.NoError(t, err)
 	var out bytes.Buffer
@@ -72,7 +72,7 @@ func TestEventsModeThroughTheReceiver(t *testing.T) {
 	d := em.delivery()
 	assert.Zero(t, d.EventsFailed, d.Errors)
 
-	h, _ := manifestRecords(t, o.manifest)
+	h, _ := manifestRecords(t, o.Manifest)
 	spans := 0
 	for _, td := range traces.AllTraces() {
 		spans += td.SpanCount()
@@ -81,9 +81,9 @@ func TestEventsModeThroughTheReceiver(t *testing.T) {
 
 	// Store what the receiver produced and reconcile: as received, and
 	// after the mcpsampler processor with its default rates.
-	received := reconciletest.Run{Manifest: o.manifest, Traces: mergeTraces(traces.AllTraces()), Logs: mergeLogs(logs.AllLogs()),
+	received := reconciletest.Run{Manifest: o.Manifest, Traces: mergeTraces(traces.AllTraces()), Logs: mergeLogs(logs.AllLogs()),
 		Metrics: mergeMetrics(metrics.AllMetrics())}
-	sampled := reconciletest.Run{Manifest: o.manifest, Traces: ptrace.NewTraces(), Logs: plog.NewLogs(), Metrics: pmetric.NewMetrics()}
+	sampled := reconciletest.Run{Manifest: o.Manifest, Traces: ptrace.NewTraces(), Logs: plog.NewLogs(), Metrics: pmetric.NewMetrics()}
 	received.Traces.CopyTo(sampled.Traces)
 	received.Logs.CopyTo(sampled.Logs)
 	received.Metrics.CopyTo(sampled.Metrics)
@@ -95,7 +95,7 @@ func TestEventsModeThroughTheReceiver(t *testing.T) {
 		tc.run.Store(t, testDB.DSN, tc.schema)
 		sampledKinds, err := reconcile.ParseKindSet(reconcile.DefaultSampled)
 		require.NoError(t, err)
-		rep, err := reconcile.Run(ctx, reconcile.Options{Manifest: o.manifest, DSN: testDB.DSN, Schema: tc.schema, Sampled: sampledKinds}, io.Discard)
+		rep, err := reconcile.Run(ctx, reconcile.Options{Manifest: o.Manifest, DSN: testDB.DSN, Schema: tc.schema, Sampled: sampledKinds}, io.Discard)
 		require.NoError(t, err)
 		var report bytes.Buffer
 		rep.Print(&report)

@@ -1,4 +1,4 @@
-package main
+package routersim
 
 import (
 	"context"
@@ -18,8 +18,8 @@ import (
 	"github.com/mcp-bridge/otelcol-mcp/mcpconv"
 )
 
-// fleetConfig says what traffic to simulate.
-type fleetConfig struct {
+// FleetConfig says what traffic to simulate.
+type FleetConfig struct {
 	// Rate is the target of routed requests per second; 0 sends as fast as
 	// the pipeline takes them.
 	Rate float64
@@ -58,7 +58,7 @@ type fleetConfig struct {
 }
 
 // Validate names every field that cannot produce traffic.
-func (c fleetConfig) Validate() error {
+func (c FleetConfig) Validate() error {
 	var errs []error
 	check := func(ok bool, format string, args ...any) {
 		if !ok {
@@ -128,7 +128,7 @@ type domainPool struct {
 
 // fleet is the simulated router and its upstreams.
 type fleet struct {
-	cfg   fleetConfig
+	cfg   FleetConfig
 	em    emitter
 	man   *simmanifest.Writer
 	count *simmanifest.Counters
@@ -143,7 +143,7 @@ type fleet struct {
 	poolAt    time.Time
 }
 
-func newFleet(cfg fleetConfig, em emitter, man *simmanifest.Writer, count *simmanifest.Counters) *fleet {
+func newFleet(cfg FleetConfig, em emitter, man *simmanifest.Writer, count *simmanifest.Counters) *fleet {
 	f := &fleet{cfg: cfg, em: em, man: man, count: count}
 	nDomains := min(len(domains), max(1, (cfg.Servers+1)/2))
 	for d := range nDomains {

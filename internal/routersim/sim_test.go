@@ -1,4 +1,4 @@
-package main
+package routersim
 
 import (
 	"bytes"
@@ -82,17 +82,17 @@ func (m *memoryMetrics) Shutdown(context.Context) error   { return nil }
 
 // testRunOptions is a short, busy run: at 3000 requests/s, failures,
 // outages, breaker transitions and churn happen within a second.
-func testRunOptions(t *testing.T, requests int64) runOptions {
-	o := runOptions{
-		fleet: fleetConfig{Rate: 3000, Requests: requests, Servers: 6, ToolsPerServer: 3, ErrorRate: 0.2,
+func testRunOptions(t *testing.T, requests int64) Options {
+	o := Options{
+		Fleet: FleetConfig{Rate: 3000, Requests: requests, Servers: 6, ToolsPerServer: 3, ErrorRate: 0.2,
 			OutageRate: 60, OutageLength: 300 * time.Millisecond, HealthInterval: 50 * time.Millisecond,
 			BreakerThreshold: 3, BreakerCooldown: 100 * time.Millisecond, Sessions: 20, SessionLife: 200 * time.Millisecond,
 			SessionStats: 50 * time.Millisecond, ChurnInterval: 100 * time.Millisecond, Workers: 3, Seed: 7},
-		mode: "otlp", protocol: "grpc", endpoint: "memory", serviceName: "sim-test", instanceID: "sim-test-1",
-		lbEvents: true, metricInterval: time.Hour, flushTimeout: 10 * time.Second,
-		manifest: filepath.Join(t.TempDir(), "sent.gz"),
+		Mode: "otlp", Protocol: "grpc", Endpoint: "memory", ServiceName: "sim-test", InstanceID: "sim-test-1",
+		LBEvents: true, MetricInterval: time.Hour, FlushTimeout: 10 * time.Second,
+		Manifest: filepath.Join(t.TempDir(), "sent.gz"),
 	}
-	require.NoError(t, o.fleet.Validate())
+	require.NoError(t, o.Fleet.Validate())
 	return o
 }
 
@@ -130,8 +130,8 @@ func flag01(b bool) string {
 func TestManifestListsExactlyWhatWasEmitted(t *testing.T) {
 	o := testRunOptions(t, 3000)
 	spans, logs, metrics := &memorySpans{}, &memoryLogs{}, &memoryMetrics{}
-	cfg := otlpConfig{ServiceName: o.serviceName, InstanceID: o.instanceID, RetryFor: time.Second,
-		MetricInterval: o.metricInterval, LBEvents: true}
+	cfg := otlpConfig{ServiceName: o.ServiceName, InstanceID: o.InstanceID, RetryFor: time.Second,
+		MetricInterval: o.MetricInterval, LBEvents: true}
 	em, err := newOTLPEmitter(cfg, otlpExporters{spans: spans, logs: logs, metrics: metrics})
 	require.NoError(t, err)
 	var out bytes.Buffer
@@ -193,12 +193,12 @@ func TestManifestListsExactlyWhatWasEmitted(t *testing.T) {
 		add(simmanifest.KindSession, id+" "+state)
 	}
 
-	h, got := manifestRecords(t, o.manifest)
+	h, got := manifestRecords(t, o.Manifest)
 	for _, k := range []simmanifest.Kind{simmanifest.KindRouting, simmanifest.KindToolCall, simmanifest.KindError, simmanifest.KindHealthCheck, simmanifest.KindLBDecision, simmanifest.KindBreaker, simmanifest.KindSession} {
 		assert.Equal(t, sortedKeys(want[k]), sortedKeys(got[k]), "%s records", k)
 		assert.Equal(t, int64(len(want[k])), h.Kinds[k.String()].Sent, "%s count in the header", k)
 	}
-	assert.Len(t, got[simmanifest.KindServer], o.fleet.Servers)
+	assert.Len(t, got[simmanifest.KindServer], o.Fleet.Servers)
 	assert.Equal(t, int64(3000), h.Kinds[simmanifest.KindRouting.String()].Sent)
 	for _, k := range []simmanifest.Kind{simmanifest.KindToolCall, simmanifest.KindError, simmanifest.KindHealthCheck, simmanifest.KindLBDecision, simmanifest.KindBreaker} {
 		assert.NotZero(t, len(got[k]), "the busy run produced no %s", k)
@@ -318,46 +318,9 @@ func TestManifestOfAMillionIDs(t *testing.T) {
 	assert.Equal(t, 1_000_000, n)
 }
 
-func TestParseRunFlags(t *testing.T) {
-	tests := []struct {
-		name    string
-		args    []string
-		wantErr string
-		check   func(*testing.T, runOptions)
-	}{
-		{name: "defaults", check: func(t *testing.T, o runOptions) {
-			assert.Equal(t, "localhost:4317", o.endpoint)
-			assert.Equal(t, 1000.0, o.fleet.Rate)
-			assert.NotZero(t, o.fleet.Seed)
-			assert.NotEmpty(t, o.instanceID)
-		}},
-		{name: "http", args: []string{"-protocol", "http"}, check: func(t *testing.T, o runOptions) {
-			assert.Equal(t, "localhost:4318", o.endpoint)
-		}},
-		{name: "events", args: []string{"-mode", "events"}, check: func(t *testing.T, o runOptions) {
-			assert.Equal(t, "http://localhost:4320", o.endpoint)
-		}},
-		{name: "events needs a URL", args: []string{"-mode", "events", "-endpoint", "localhost:4320"}, wantErr: "must be a base URL"},
-		{name: "no end", args: []string{"-duration", "0"}, wantErr: "the run needs an end"},
-		{name: "bad values", args: []string{"-servers", "0", "-error-rate", "2", "-mode", "x"},
-			wantErr: "servers: 0 must be at least 1"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			o, err := parseRunFlags(tt.args, io.Discard)
-			if tt.wantErr != "" {
-				require.ErrorContains(t, err, tt.wantErr)
-				return
-			}
-			require.NoError(t, err)
-			tt.check(t, o)
-		})
-	}
-}
-
 func TestBreakerTransitions(t *testing.T) {
 	count := &simmanifest.Counters{}
-	f := newFleet(fleetConfig{Servers: 2, ToolsPerServer: 1, BreakerThreshold: 3, BreakerCooldown: time.Second},
+	f := newFleet(FleetConfig{Servers: 2, ToolsPerServer: 1, BreakerThreshold: 3, BreakerCooldown: time.Second},
 		nopEmitter{}, nil, count)
 	rec := simmanifest.NewRecorder(nil, count)
 	u := f.ups[0]
@@ -387,7 +350,7 @@ func TestBreakerTransitions(t *testing.T) {
 }
 
 func TestChooseRoundRobinAmongAvailable(t *testing.T) {
-	f := newFleet(fleetConfig{Servers: 6, ToolsPerServer: 1}, nopEmitter{}, nil, &simmanifest.Counters{})
+	f := newFleet(FleetConfig{Servers: 6, ToolsPerServer: 1}, nopEmitter{}, nil, &simmanifest.Counters{})
 	f.register(simmanifest.NewRecorder(nil, &simmanifest.Counters{}))
 	d := f.ups[0].domain
 	seen := map[string]int{}
@@ -410,7 +373,7 @@ func TestChooseRoundRobinAmongAvailable(t *testing.T) {
 }
 
 func TestUUIDLayout(t *testing.T) {
-	w := newWorker(newFleet(fleetConfig{Servers: 1, ToolsPerServer: 1}, nopEmitter{}, nil, &simmanifest.Counters{}), 1, 0)
+	w := newWorker(newFleet(FleetConfig{Servers: 1, ToolsPerServer: 1}, nopEmitter{}, nil, &simmanifest.Counters{}), 1, 0)
 	id := uuid(w.rng)
 	assert.Regexp(t, `^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`, id)
 	assert.Regexp(t, `^call_[A-Za-z0-9]{24}$`, w.callID())
@@ -432,12 +395,11 @@ func (nopEmitter) observePools(func() []instrumentation.PoolStats) error    { re
 func (nopEmitter) shutdown(context.Context) error                           { return nil }
 func (nopEmitter) delivery() simmanifest.Delivery                           { return simmanifest.Delivery{} }
 
-// TestServerPrefix: -server-prefix starts every upstream key, which the
-// manifest header lists; a prefix with a space would break the manifest.
+// TestServerPrefix: the prefix starts every upstream key.
 func TestServerPrefix(t *testing.T) {
-	o, err := parseRunFlags([]string{"-requests", "1", "-servers", "3", "-server-prefix", "gw1-"}, io.Discard)
-	require.NoError(t, err)
-	f := newFleet(o.fleet, nopEmitter{}, nil, &simmanifest.Counters{})
+	cfg := testRunOptions(t, 1).Fleet
+	cfg.Servers, cfg.ServerPrefix = 3, "gw1-"
+	f := newFleet(cfg, nopEmitter{}, nil, &simmanifest.Counters{})
 	var keys []string
 	for _, u := range f.ups {
 		keys = append(keys, u.key)
@@ -446,9 +408,8 @@ func TestServerPrefix(t *testing.T) {
 	for _, k := range keys {
 		assert.True(t, strings.HasPrefix(k, "gw1-"), k)
 	}
-	o, err = parseRunFlags([]string{"-requests", "1"}, io.Discard)
-	require.NoError(t, err)
-	assert.False(t, strings.HasPrefix(newFleet(o.fleet, nopEmitter{}, nil, &simmanifest.Counters{}).ups[0].key, "gw"))
-	_, err = parseRunFlags([]string{"-requests", "1", "-server-prefix", "gw 1"}, io.Discard)
-	assert.ErrorContains(t, err, "server-prefix")
+	cfg.ServerPrefix = ""
+	assert.False(t, strings.HasPrefix(newFleet(cfg, nopEmitter{}, nil, &simmanifest.Counters{}).ups[0].key, "gw"))
+	cfg.ServerPrefix = "gw 1"
+	assert.ErrorContains(t, cfg.Validate(), "server-prefix")
 }
