@@ -270,9 +270,18 @@ func (c *Client) Shutdown(ctx context.Context) error {
 		if err != nil {
 			c.cancel() // the senders give up at once
 		}
+		// Events added meanwhile go too (or fail at once when ctx ended).
 		c.mu.Lock()
 		c.stopped = true
+		rest := batch{body: c.buf, n: c.n}
+		c.buf, c.n = nil, 0
+		if rest.n > 0 {
+			c.inFlight.Add(1)
+		}
 		c.mu.Unlock()
+		if rest.n > 0 {
+			c.batches <- rest
+		}
 		c.inFlight.Wait()
 		close(c.batches)
 		c.senders.Wait()

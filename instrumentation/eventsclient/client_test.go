@@ -253,3 +253,36 @@ func TestConnectionRefusedIsRetried(t *testing.T) {
 	assert.False(t, errors.Is(err, context.DeadlineExceeded))
 	assert.Positive(t, c.Stats().Retries)
 }
+
+// TestAddDuringShutdown: every event added while Shutdown runs is either
+// posted or counted as dropped, none lost without a count.
+func TestAddDuringShutdown(t *testing.T) {
+	for range 5 {
+		f := &fakeReceiver{}
+		c := start(t, f, Config{BatchSize: 5, FlushInterval: time.Hour})
+		var added atomic.Int64
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Go(func() {
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					c.Add(&PoolStats{ServerKey: "k"})
+					added.Add(1)
+				}
+			})
+		}
+		time.Sleep(time.Millisecond)
+		require.NoError(t, c.Shutdown(context.Background()))
+		close(stop)
+		wg.Wait()
+		s := c.Stats()
+		_, events := f.counts()
+		assert.Equal(t, added.Load(), s.Posted+s.Dropped)
+		assert.Equal(t, int64(events), s.Posted)
+	}
+}
