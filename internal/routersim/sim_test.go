@@ -3,8 +3,6 @@ package routersim
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -253,69 +251,6 @@ func sortedKeys(m map[string]bool) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-func TestManifestRoundTrip(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "m.gz")
-	man, err := simmanifest.Create(path)
-	require.NoError(t, err)
-	count := &simmanifest.Counters{}
-	rec := simmanifest.NewRecorder(man, count)
-	tid, _ := trace.TraceIDFromHex("4bf92f3577b34da6a3ce929d0e0e4736")
-	sid, _ := trace.SpanIDFromHex("00f067aa0ba902b7")
-	rec.Span(simmanifest.KindRouting, tid, sid, true)
-	rec.SpanError(tid, sid, -1)
-	rec.SpanError(tid, sid, 2)
-	rec.Event(simmanifest.KindHealthCheck, "abc", false)
-	rec.Session("s-1", 5, 1, true)
-	rec.Server("weather-1", false, "unhealthy")
-	rec.Count(simmanifest.KindSessionEvent, false)
-	rec.Flush()
-	require.NoError(t, man.Finish(simmanifest.Header{Mode: "otlp", InstanceID: "i-1", Kinds: count.Snapshot()}))
-
-	h, got := manifestRecords(t, path)
-	assert.Equal(t, "i-1", h.InstanceID)
-	assert.Equal(t, simmanifest.KindCount{Sent: 2, Failed: 2}, h.Kinds["error"])
-	assert.Equal(t, simmanifest.KindCount{Sent: 1}, h.Kinds["session_event"])
-	assert.Equal(t, map[simmanifest.Kind]map[string]bool{
-		simmanifest.KindRouting:     {"4bf92f3577b34da6a3ce929d0e0e4736 00f067aa0ba902b7 1": true},
-		simmanifest.KindError:       {"4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7 1": true, "4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-2 1": true},
-		simmanifest.KindHealthCheck: {"abc 0": true},
-		simmanifest.KindSession:     {"s-1 5 1 1": true},
-		simmanifest.KindServer:      {"weather-1 0 unhealthy": true},
-	}, got)
-}
-
-// A manifest of a million ids is written and read back quickly and small.
-func TestManifestOfAMillionIDs(t *testing.T) {
-	if testing.Short() {
-		t.Skip("short")
-	}
-	path := filepath.Join(t.TempDir(), "m.gz")
-	man, err := simmanifest.Create(path)
-	require.NoError(t, err)
-	count := &simmanifest.Counters{}
-	rec := simmanifest.NewRecorder(man, count)
-	var tid trace.TraceID
-	var sid trace.SpanID
-	for i := range 1_000_000 {
-		binary.BigEndian.PutUint64(tid[8:], uint64(i))
-		binary.BigEndian.PutUint64(sid[:], uint64(i)+1)
-		rec.Span(simmanifest.KindRouting, tid, sid, i%50 == 0)
-		rec.FlushIfFull()
-	}
-	rec.Flush()
-	require.NoError(t, man.Finish(simmanifest.Header{Kinds: count.Snapshot()}))
-	n := 0
-	_, err = simmanifest.Read(path, func(k simmanifest.Kind, f [][]byte) error {
-		if _, err := hex.DecodeString(string(f[0])); err != nil {
-			return err
-		}
-		n++
-		return nil
-	})
-	require.NoError(t, err)
-	assert.Equal(t, 1_000_000, n)
 }
 
 func TestBreakerTransitions(t *testing.T) {
