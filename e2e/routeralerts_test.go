@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -84,6 +85,23 @@ func TestRouterAlertsInPrometheus(t *testing.T) {
 	waitFor(t, 30*time.Second, "request rates of all servers in Prometheus", func() (bool, string) {
 		got := prom.queryLabels(t, "mcp_router_server:requests:rate5m > 0", "mcp_router_server_key")
 		return fmt.Sprint(got) == fmt.Sprint([]string{failing, metricsOnly, healthy}), fmt.Sprint(got)
+	})
+	// Latency buckets are in seconds from both sources: the spans last 40 ms
+	// (bucket 0.02-0.05 s), the histogram's requests 15 ms (0.01-0.02 s).
+	waitFor(t, 30*time.Second, "p99 latency per server and tool in seconds", func() (bool, string) {
+		got := prom.queryValues(t, "histogram_quantile(0.99, mcp_router_server_tool:duration_seconds_bucket:rate5m)",
+			"mcp_router_server_key", "gen_ai_tool_name")
+		ok := len(got) == 3 &&
+			got[healthy+"/lookup"] > 0.02 && got[healthy+"/lookup"] <= 0.05 &&
+			got[failing+"/lookup"] > 0.02 && got[failing+"/lookup"] <= 0.05 &&
+			got[metricsOnly+"/search"] > 0.01 && got[metricsOnly+"/search"] <= 0.02
+		return ok, fmt.Sprint(got)
+	})
+	// The router's service.name reaches Prometheus as exported_job, which
+	// McpSessionSurge groups by.
+	waitFor(t, 30*time.Second, "the session counter in Prometheus", func() (bool, string) {
+		got := prom.queryLabels(t, "mcp_router_session_starts_total > 0", "exported_job")
+		return fmt.Sprint(got) == "[e2e-router]", fmt.Sprint(got)
 	})
 	require.Empty(t, prom.alerts(t, "firing"), "no alert before the failure")
 
@@ -176,8 +194,8 @@ type prometheus struct {
 }
 
 // startPrometheus runs prometheus with a temporary configuration: the
-// collector's prometheus exporter scraped every second (honor_labels, as
-// docs/alerts.md asks), rules evaluated every second.
+// collector's prometheus exporter scraped every second (honor_labels false,
+// as docs/alerts.md asks), rules evaluated every second.
 func startPrometheus(t *testing.T, bin, target, rules string) *prometheus {
 	t.Helper()
 	dir := t.TempDir()
@@ -189,7 +207,7 @@ func startPrometheus(t *testing.T, bin, target, rules string) *prometheus {
 rule_files: [rules.yaml]
 scrape_configs:
   - job_name: otelcol-mcp-routers
-    honor_labels: true
+    honor_labels: false
     static_configs:
       - targets: [%q]
 `, target)
@@ -277,6 +295,33 @@ func (p *prometheus) queryLabels(t *testing.T, query, label string) []string {
 		out = append(out, r.Metric[label])
 	}
 	sort.Strings(out)
+	return out
+}
+
+// queryValues evaluates an instant query and returns its values by the
+// values of labels joined with "/".
+func (p *prometheus) queryValues(t *testing.T, query string, labels ...string) map[string]float64 {
+	t.Helper()
+	var body struct {
+		Data struct {
+			Result []struct {
+				Metric map[string]string `json:"metric"`
+				Value  [2]any            `json:"value"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	p.get(t, "/api/v1/query?query="+url.QueryEscape(query), &body)
+	out := map[string]float64{}
+	for _, r := range body.Data.Result {
+		var key []string
+		for _, l := range labels {
+			key = append(key, r.Metric[l])
+		}
+		s, _ := r.Value[1].(string)
+		v, err := strconv.ParseFloat(s, 64)
+		require.NoError(t, err, "value of %v", r.Metric)
+		out[strings.Join(key, "/")] = v
+	}
 	return out
 }
 
