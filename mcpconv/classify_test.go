@@ -101,3 +101,14 @@ func TestKindNames(t *testing.T) {
 	assert.False(t, ok)
 	assert.Equal(t, "unknown", Kind(200).String())
 }
+
+// Earlier drafts' payload keys (ToolHive vMCP's default useLegacyAttributes
+// among others) are payloads too.
+func TestDraftPayloadKeys(t *testing.T) {
+	for _, k := range []string{"mcp.tool.arguments", "mcp.tool.result"} {
+		assert.True(t, IsPayloadKey(k), k)
+	}
+	for _, k := range []string{"mcp.tool.result.is_error", "mcp.tool.result.content_count", "mcp.tool.name"} {
+		assert.False(t, IsPayloadKey(k), k)
+	}
+}

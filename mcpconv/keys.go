@@ -108,14 +108,18 @@ const (
 // keys above, gen_ai.input.messages / gen_ai.output.messages, and the
 // families some emitters spread over one key per argument or content item
 // (Sentry: mcp.request.argument.*, mcp.tool.result[.N].*,
-// mcp.prompt.result[.N].*, mcp.logging.message), except the counts and flags
-// among them. It is called for every stored attribute, so it compares
+// mcp.prompt.result[.N].*, mcp.logging.message), the draft keys
+// mcp.tool.arguments / mcp.tool.result, except the counts and flags among
+// them. It is called for every stored attribute, so it compares
 // strings instead of hashing.
 func IsPayloadKey(key string) bool {
 	switch {
 	case strings.HasPrefix(key, "mcp."):
 		switch key {
-		case ToolArguments, ToolResult, "mcp.logging.message":
+		case ToolArguments, ToolResult, "mcp.logging.message",
+			// earlier drafts of the conventions (ToolHive vMCP with
+			// useLegacyAttributes, its default, among others)
+			"mcp.tool.arguments", "mcp.tool.result":
 			return true
 		case ToolResultIsError, "mcp.tool.result.content_count", "mcp.prompt.result.message_count":
 			return false

@@ -2,8 +2,10 @@ package mcppgexporter
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -61,14 +63,33 @@ type unmappedItems struct {
 
 func (u *unmappedItems) add(reason unmappedReason, scope pcommon.InstrumentationScope, name string) {
 	u.counts[reason]++
-	for _, s := range u.samples {
-		if s.reason == reason && s.scope == scope.Name() && s.name == name {
+	if len(u.samples) == maxUnmappedSamples {
+		return
+	}
+	s := unmappedSample{reason: reason, scope: clip(scope.Name()), name: clip(name)}
+	for _, seen := range u.samples {
+		if seen == s {
 			return
 		}
 	}
-	if len(u.samples) < maxUnmappedSamples {
-		u.samples = append(u.samples, unmappedSample{reason: reason, scope: scope.Name(), name: name})
+	u.samples = append(u.samples, s)
+}
+
+// maxUnmappedNameBytes bounds a scope or span name kept for the warning: a
+// span name can be a whole SQL statement.
+const maxUnmappedNameBytes = 128
+
+// clip cuts s to maxUnmappedNameBytes on a rune boundary, copying it so
+// that no batch's memory is kept alive.
+func clip(s string) string {
+	if len(s) <= maxUnmappedNameBytes {
+		return strings.Clone(s)
 	}
+	cut := maxUnmappedNameBytes
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return strings.Clone(s[:cut]) + "…"
 }
 
 // spanUnmapped says why a span yields no row, false when it yields one.
@@ -90,26 +111,29 @@ func logUnmappedReason(lr plog.LogRecord) unmappedReason {
 	return reasonNoEvent
 }
 
-// unmappedReporter counts unmapped items and warns about them, at most once
-// per (reason, scope, name) every unmappedWarnEvery.
+// unmappedReporter counts unmapped items and logs them: once per (reason,
+// scope, name) in each window of unmappedWarnEvery, and at most
+// maxUnmappedLogs lines per window in all (an emitter with unbounded span
+// names cannot flood the log or grow the memory). Spans that are no MCP
+// operation (not_mcp: HTTP and database spans of an instrumented router)
+// are expected, so they are logged at debug; the rest at warn.
 type unmappedReporter struct {
 	counter metric.Int64Counter
 	options [numUnmappedReasons]metric.AddOption
 	logger  *zap.Logger
 
-	mu     sync.Mutex
-	warned map[unmappedSample]time.Time
+	mu          sync.Mutex
+	windowStart time.Time
+	logged      map[unmappedSample]struct{}
 }
 
 const (
 	unmappedWarnEvery = 10 * time.Minute
-	// maxUnmappedWarned bounds the remembered keys; past it the memory is
-	// cleared (an emitter with unbounded span names cannot grow it).
-	maxUnmappedWarned = 1024
+	maxUnmappedLogs   = 64
 )
 
 func newUnmappedReporter(tb *metadata.TelemetryBuilder, logger *zap.Logger) *unmappedReporter {
-	r := &unmappedReporter{counter: tb.ExporterMcppgItemsUnmapped, logger: logger, warned: map[unmappedSample]time.Time{}}
+	r := &unmappedReporter{counter: tb.ExporterMcppgItemsUnmapped, logger: logger, logged: map[unmappedSample]struct{}{}}
 	for i, n := range unmappedReasonNames {
 		r.options[i] = metric.WithAttributeSet(attribute.NewSet(
 			attribute.String("signal", n.signal), attribute.String("reason", n.reason)))
@@ -129,18 +153,24 @@ func (r *unmappedReporter) report(ctx context.Context, u *unmappedItems) {
 	now := time.Now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if now.Sub(r.windowStart) >= unmappedWarnEvery {
+		r.windowStart = now
+		clear(r.logged)
+	}
 	for _, s := range u.samples {
-		if last, ok := r.warned[s]; ok && now.Sub(last) < unmappedWarnEvery {
+		if _, done := r.logged[s]; done || len(r.logged) >= maxUnmappedLogs {
 			continue
 		}
-		if len(r.warned) >= maxUnmappedWarned {
-			clear(r.warned)
-		}
-		r.warned[s] = now
+		r.logged[s] = struct{}{}
 		names := unmappedReasonNames[s.reason]
-		r.logger.Warn("telemetry yields no row (counted in otelcol_exporter_mcppg_items_unmapped; add the emitter's dialect to mcpnormalizer or a rename, see docs/compatibility.md)",
-			zap.String("signal", names.signal), zap.String("reason", names.reason),
-			zap.String("scope", s.scope), zap.String("name", s.name),
-			zap.Int64("in_batch", u.counts[s.reason]))
+		level := zap.WarnLevel
+		if s.reason == reasonNotMCP {
+			level = zap.DebugLevel
+		}
+		if ce := r.logger.Check(level, "telemetry yields no row (counted in otelcol_exporter_mcppg_items_unmapped; see docs/compatibility.md)"); ce != nil {
+			ce.Write(zap.String("signal", names.signal), zap.String("reason", names.reason),
+				zap.String("scope", s.scope), zap.String("name", s.name),
+				zap.Int64("in_batch", u.counts[s.reason]))
+		}
 	}
 }

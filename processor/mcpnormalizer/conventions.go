@@ -17,6 +17,8 @@ import (
 //
 //   - keys of earlier drafts of the MCP conventions move to today's
 //     (mcp.tool.name, mcp.request.id, mcp.error.code);
+//   - the rest applies to spans of MCP operations (with mcp.method.name)
+//     only:
 //   - rpc.response.status_code becomes a string (an int64 in some emitters);
 //   - an empty error.type is no error and is removed;
 //   - a tools/call whose result says isError (mcp.tool.result.is_error)
@@ -49,7 +51,8 @@ func fixSpan(span ptrace.Span) bool {
 		case draftToolName, draftRequestID, draftErrorCode:
 			aliases = true
 		case mcpconv.ToolResultIsError:
-			isError = (v.Type() == pcommon.ValueTypeBool && v.Bool()) || v.AsString() == "true"
+			isError = (v.Type() == pcommon.ValueTypeBool && v.Bool()) ||
+				(v.Type() == pcommon.ValueTypeStr && v.Str() == "true")
 		}
 		return true
 	})
@@ -59,7 +62,16 @@ func fixSpan(span ptrace.Span) bool {
 				changed = true
 			}
 		}
+		// Moving keys moves the map's entries: read them again.
 		code, hasCode = attrs.Get(mcpconv.RPCResponseStatusCode)
+		errType, hasErrType = attrs.Get(mcpconv.ErrorType)
+		m, ok := attrs.Get(mcpconv.MethodName)
+		method = ok && m.Type() == pcommon.ValueTypeStr && m.Str() != ""
+	}
+	if !method {
+		// Not an MCP operation: its codes and error type are another
+		// system's (gRPC's "OK", say) and stay as they are.
+		return changed
 	}
 	if hasCode && code.Type() != pcommon.ValueTypeStr {
 		if s, ok := codeText(code); ok {
@@ -68,20 +80,21 @@ func fixSpan(span ptrace.Span) bool {
 			attrs.Remove(mcpconv.RPCResponseStatusCode)
 			hasCode = false
 		}
-		code, _ = attrs.Get(mcpconv.RPCResponseStatusCode)
 		changed = true
 	}
-	if hasErrType && errType.AsString() == "" {
+	if hasErrType && isEmpty(errType) {
 		attrs.Remove(mcpconv.ErrorType)
 		hasErrType = false
 		changed = true
 	}
-	if method && isError && !hasErrType {
+	if isError && !hasErrType {
 		attrs.PutStr(mcpconv.ErrorType, mcpconv.ErrorTypeToolError)
 		hasErrType = true
 		changed = true
 	}
-	if method && hasCode && !hasErrType && isJSONRPCError(code.Str()) {
+	// Removing and adding keys moves entries: read the code again.
+	code, hasCode = attrs.Get(mcpconv.RPCResponseStatusCode)
+	if hasCode && !hasErrType && code.Type() == pcommon.ValueTypeStr && isJSONRPCError(code.Str()) {
 		attrs.PutStr(mcpconv.ErrorType, code.Str())
 		if span.Status().Code() == ptrace.StatusCodeUnset {
 			span.Status().SetCode(ptrace.StatusCodeError)
@@ -139,20 +152,39 @@ var durationMetrics = map[string]bool{
 // unitScale is the factor from a duration unit to seconds.
 var unitScale = map[string]float64{"ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9, "min": 60}
 
-// fixMetric converts an MCP duration histogram recorded in another unit to
-// seconds (bounds, sum, min and max). Exponential histograms are left as
-// they are: their buckets cannot be rescaled exactly.
+// fixMetric converts an MCP duration histogram or summary recorded in
+// another unit to seconds (bounds, sum, min, max, exemplars; a summary's sum
+// and quantile values). Exponential histograms are left as they are: their
+// buckets cannot be rescaled exactly.
 func fixMetric(m pmetric.Metric) bool {
-	if !durationMetrics[m.Name()] || m.Type() != pmetric.MetricTypeHistogram {
+	if !durationMetrics[m.Name()] {
 		return false
 	}
 	f, ok := unitScale[m.Unit()]
 	if !ok {
 		return false
 	}
+	switch m.Type() {
+	case pmetric.MetricTypeHistogram:
+	case pmetric.MetricTypeSummary:
+		points := m.Summary().DataPoints()
+		for i := 0; i < points.Len(); i++ {
+			dp := points.At(i)
+			dp.SetSum(dp.Sum() * f)
+			for j := 0; j < dp.QuantileValues().Len(); j++ {
+				q := dp.QuantileValues().At(j)
+				q.SetValue(q.Value() * f)
+			}
+		}
+		m.SetUnit("s")
+		return true
+	default:
+		return false
+	}
 	points := m.Histogram().DataPoints()
 	for i := 0; i < points.Len(); i++ {
 		dp := points.At(i)
+		scaleExemplars(dp.Exemplars(), f)
 		bounds := dp.ExplicitBounds()
 		for j := 0; j < bounds.Len(); j++ {
 			bounds.SetAt(j, bounds.At(j)*f)
@@ -209,4 +241,19 @@ func setName(span ptrace.Span, target string) bool {
 	}
 	span.SetName(name)
 	return true
+}
+
+// scaleExemplars converts exemplar values to seconds; an integer exemplar
+// becomes a double (a millisecond count is a fraction of a second).
+func scaleExemplars(exemplars pmetric.ExemplarSlice, f float64) {
+	for i := 0; i < exemplars.Len(); i++ {
+		e := exemplars.At(i)
+		switch e.ValueType() {
+		case pmetric.ExemplarValueTypeDouble:
+			e.SetDoubleValue(e.DoubleValue() * f)
+		case pmetric.ExemplarValueTypeInt:
+			e.SetDoubleValue(float64(e.IntValue()) * f)
+		case pmetric.ExemplarValueTypeEmpty:
+		}
+	}
 }

@@ -150,18 +150,30 @@ func renameKeys(attrs pcommon.Map, renames map[string]string) bool {
 	return changed
 }
 
-// moveKey renames the attribute from to to. An attribute already under to
-// wins and from is dropped. It reports whether attrs changed.
+// moveKey renames the attribute from to to. A non-empty attribute already
+// under to wins and from is dropped. It reports whether attrs changed.
 func moveKey(attrs pcommon.Map, from, to string) bool {
 	v, ok := attrs.Get(from)
 	if !ok {
 		return false
 	}
-	if _, exists := attrs.Get(to); !exists {
+	if existing, exists := attrs.Get(to); !exists || isEmpty(existing) {
 		v.CopyTo(attrs.PutEmpty(to))
 	}
 	attrs.Remove(from)
 	return true
+}
+
+// isEmpty reports an empty value or empty string, without rendering other
+// types as text (a hostile nested map would cost its size).
+func isEmpty(v pcommon.Value) bool {
+	switch v.Type() {
+	case pcommon.ValueTypeEmpty:
+		return true
+	case pcommon.ValueTypeStr:
+		return v.Str() == ""
+	}
+	return false
 }
 
 // putStrIfAbsent sets a string attribute unless the key is there already
@@ -170,17 +182,24 @@ func putStrIfAbsent(attrs pcommon.Map, key, value string) bool {
 	if value == "" {
 		return false
 	}
-	if v, ok := attrs.Get(key); ok && v.AsString() != "" {
+	if v, ok := attrs.Get(key); ok && !isEmpty(v) {
 		return false
 	}
 	attrs.PutStr(key, value)
 	return true
 }
 
-// strAttr returns a string attribute's value as text, "" when absent.
+// strAttr returns an attribute's value as text: a string as it is, a
+// number or bool rendered; "" when absent, and for maps, slices and bytes,
+// which no rule reads (and which would cost their size to render).
 func strAttr(attrs pcommon.Map, key string) string {
-	if v, ok := attrs.Get(key); ok {
-		return v.AsString()
+	v, ok := attrs.Get(key)
+	if !ok {
+		return ""
 	}
-	return ""
+	switch v.Type() {
+	case pcommon.ValueTypeMap, pcommon.ValueTypeSlice, pcommon.ValueTypeBytes:
+		return ""
+	}
+	return v.AsString()
 }

@@ -45,7 +45,9 @@ const (
 
 func contextforgeSpan(span ptrace.Span) bool {
 	op, ok := contextforgeSpans[span.Name()]
-	if !ok {
+	// Every span of ContextForge's is INTERNAL; "mcp-gateway" is a tracer
+	// name other applications use too, whose spans keep their kind.
+	if !ok || span.Kind() != ptrace.SpanKindInternal {
 		return false
 	}
 	attrs := span.Attributes()

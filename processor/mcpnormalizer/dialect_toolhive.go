@@ -52,12 +52,16 @@ func toolhiveSpan(span ptrace.Span) bool {
 	if span.Kind() == ptrace.SpanKindClient {
 		backend := strAttr(attrs, toolhiveWorkload)
 		changed = putStrIfAbsent(attrs, mcpconv.ServerKey, backend) || changed
-		if tool := strAttr(attrs, mcpconv.ToolName); backend != "" {
+		// vMCP's own tool_name says the name is the router's prefixed one;
+		// it goes with the first pass, so a second pass (agent and gateway)
+		// does not strip a backend tool's own "<backend>_" again.
+		tool := strAttr(attrs, mcpconv.ToolName)
+		if backend != "" && strAttr(attrs, toolhiveToolName) == tool {
 			if bare, ok := strings.CutPrefix(tool, backend+"_"); ok && bare != "" {
 				attrs.PutStr(mcpconv.ToolName, bare)
-				attrs.Remove(toolhiveToolName)
 				changed = true
 			}
+			attrs.Remove(toolhiveToolName)
 		}
 	}
 	target := ""

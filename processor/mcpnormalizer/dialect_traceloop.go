@@ -29,10 +29,11 @@ import (
 // and no session id exist on these spans.
 func init() {
 	register(&dialect{
-		name:    "traceloop-js",
-		scopes:  []string{"@traceloop/instrumentation-mcp"},
-		markers: []string{traceloopSpanKind},
-		span:    traceloopSpan,
+		name: "traceloop-js",
+		// The scope only: traceloop.span.kind is on every OpenLLMetry
+		// span (its @tool decorator's too), MCP or not.
+		scopes: []string{"@traceloop/instrumentation-mcp"},
+		span:   traceloopSpan,
 	})
 }
 
