@@ -215,7 +215,7 @@ func TestEventsThroughTheDistribution(t *testing.T) {
 			`{"type":"health_check","id":"e2e-bad-1","time":"2025-06-18T12:00:00Z","health_status":"healthy"}`+"\n"+
 			`{"type":"routing","id":"e2e-bad-2","time":"2025-06-18T12:00:00Z","method":"ping","duration_ms":1}`+"\n"))
 	assert.Equal(t, 400, status)
-	assert.Equal(t, `{"error":"invalid events, nothing was accepted","details":[{"index":1,"line":2,"path":"server_key","reason":"required field missing"}]}`, answer)
+	assert.Equal(t, `{"error":"invalid events, nothing was accepted","details":[{"index":1,"line":2,"path":"server_key","pointer":"/server_key","reason":"required field missing"}]}`, answer)
 
 	status, answer = postEvents(t, c.url(), "application/x-ndjson", []byte(allTypes))
 	require.Equal(t, 200, status, answer)
