@@ -45,6 +45,9 @@ COPY --from=build /src/deploy/agent-config.yaml /etc/otelcol-mcp/agent-config.ya
 # Beside ToolHive vMCP: add --config /etc/otelcol-mcp/toolhive-vmcp-logs.yaml
 # and mount vMCP's log at MCP_VMCP_LOG (docs/compatibility.md).
 COPY --from=build /src/deploy/toolhive-vmcp-logs.yaml /etc/otelcol-mcp/toolhive-vmcp-logs.yaml
+# Router metrics for Prometheus: add --config /etc/otelcol-mcp/router-alerts.yaml
+# and set MCP_ROUTER_METRICS_ENDPOINT=0.0.0.0:9464 (docs/alerts.md).
+COPY --from=build /src/deploy/router-alerts.yaml /etc/otelcol-mcp/router-alerts.yaml
 # Copying the parent makes "queue" a new directory owned by the nonroot user.
 COPY --from=build --chown=65532:65532 /out/var/lib/otelcol-mcp /var/lib/otelcol-mcp
 
@@ -70,7 +73,7 @@ ENV GOGC=400 GOMEMLIMIT=300MiB
 VOLUME ["/var/lib/otelcol-mcp/queue"]
 
 USER 65532:65532
-EXPOSE 4317 4318 4320 13133 8888
+EXPOSE 4317 4318 4320 13133 8888 9464
 
 ENTRYPOINT ["/otelcol-mcp"]
 CMD ["--config", "/etc/otelcol-mcp/config.yaml"]

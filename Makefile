@@ -1,8 +1,8 @@
 # otelcol-mcp: OpenTelemetry Collector distribution built with ocb.
 #
 #   make build     install the pinned ocb into ./bin if needed, build ./build/otelcol-mcp
-#   make validate  build, then validate otelcol-config.yaml and
-#                  deploy/agent-config.yaml with the binary
+#   make validate  build, then validate otelcol-config.yaml,
+#                  deploy/agent-config.yaml and the overlays with the binary
 #   make test      start/reuse PostgreSQL (scripts/pg-up.sh), build, go test -race ./...
 #   make lint      gofmt -l (must print nothing) and go vet ./...
 #   make generate  regenerate each component's internal/metadata, lifecycle
@@ -46,7 +46,7 @@ export MCP_PG_HOST MCP_PG_PORT
 MCP_TEST_ADMIN_DSN ?= postgres://postgres@$(MCP_PG_HOST):$(MCP_PG_PORT)/postgres?sslmode=disable
 export MCP_TEST_ADMIN_DSN
 
-.PHONY: build ocb validate test lint generate run demo clean pg-up pg-down bench chaos realworld realworld-npm
+.PHONY: build ocb validate test lint generate run demo clean pg-up pg-down bench chaos realworld realworld-npm rules-test
 
 # Install the pinned ocb when ./bin/builder is missing or reports another version
 # (`builder version` prints to stderr).
@@ -76,6 +76,9 @@ validate: build
 	@echo "$(COLLECTOR_CONFIG): valid"
 	./$(BINARY) validate --config $(AGENT_CONFIG)
 	@echo "$(AGENT_CONFIG): valid"
+	./$(BINARY) validate --config $(COLLECTOR_CONFIG) --config deploy/router-alerts.yaml
+	./$(BINARY) validate --config $(COLLECTOR_CONFIG) --config deploy/toolhive-vmcp-logs.yaml
+	@echo "the overlays in deploy/: valid"
 
 pg-up:
 	bash scripts/pg-up.sh
@@ -87,8 +90,17 @@ pg-down:
 # packages let them run the traceloop and Sentry emitters too (e2e
 # TestRealWorldEmitters; a registry that does not answer only skips them);
 # vMCP runs when make realworld has built it.
-test: pg-up build realworld-npm
-	OTELCOL_MCP_BIN=$(CURDIR)/$(BINARY) $(GO) test -race -count=1 -timeout 20m ./...
+#
+# The alert rules are tested with the real evaluator: promtool from Debian's
+# prometheus package (scripts/prometheus-up.sh installs it when missing; the
+# e2e TestRouterAlertsInPrometheus runs a real Prometheus from it).
+test: pg-up build realworld-npm rules-test
+	MCP_REQUIRE_PROMETHEUS=1 OTELCOL_MCP_BIN=$(CURDIR)/$(BINARY) $(GO) test -race -count=1 -timeout 20m ./...
+
+rules-test:
+	bash scripts/prometheus-up.sh >/dev/null
+	promtool check rules deploy/prometheus/otelcol-mcp-alerts.yaml deploy/prometheus/mcp-router-alerts.yaml
+	promtool test rules deploy/prometheus/*_test.yaml
 
 realworld-npm:
 	@if [[ ! -d realworld/node_modules/@modelcontextprotocol/sdk || realworld/package-lock.json -nt realworld/node_modules/.package-lock.json ]]; then \
@@ -108,6 +120,7 @@ lint:
 # (goleak).
 MDATAGEN := $(CURDIR)/bin/mdatagen
 MDATAGEN_COMPONENTS := \
+	connector/mcpstateconnector \
 	exporter/mcppgexporter \
 	processor/mcpsampler \
 	processor/mcpnormalizer \
