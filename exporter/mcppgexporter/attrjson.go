@@ -6,10 +6,10 @@ import (
 	"math"
 	"slices"
 	"strconv"
-	"unicode/utf8"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 
+	"github.com/mcp-bridge/otelcol-mcp/internal/jsonstr"
 	"github.com/mcp-bridge/otelcol-mcp/mcpconv"
 )
 
@@ -90,48 +90,8 @@ func appendJSONValue(buf []byte, v pcommon.Value) []byte {
 	return append(buf, "null"...)
 }
 
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString quotes s as a JSON string. Invalid UTF-8 becomes U+FFFD and
-// NUL is escaped as \u0000, which jsonb refuses: the screen before COPY
-// (validate.go) sends such a row to rejected_event rather than altering it.
-func appendJSONString(buf []byte, s string) []byte {
-	buf = append(buf, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			buf = append(buf, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				buf = append(buf, '\\', c)
-			case '\n':
-				buf = append(buf, '\\', 'n')
-			case '\r':
-				buf = append(buf, '\\', 'r')
-			case '\t':
-				buf = append(buf, '\\', 't')
-			default:
-				buf = append(buf, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			buf = append(buf, s[start:i]...)
-			buf = append(buf, "\ufffd"...)
-			i++
-			start = i
-			continue
-		}
-		i += size
-	}
-	buf = append(buf, s[start:]...)
-	return append(buf, '"')
-}
+// appendJSONString quotes s as a JSON string (jsonstr.Append). Invalid UTF-8
+// becomes U+FFFD and NUL is escaped as \u0000, which jsonb refuses: the
+// screen before COPY (validate.go) sends such a row to rejected_event rather
+// than altering it.
+func appendJSONString(buf []byte, s string) []byte { return jsonstr.Append(buf, s) }

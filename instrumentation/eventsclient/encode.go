@@ -6,7 +6,8 @@ import (
 	"math"
 	"strconv"
 	"time"
-	"unicode/utf8"
+
+	"github.com/mcp-bridge/otelcol-mcp/internal/jsonstr"
 )
 
 // Resource identifies the router that sends: the service_name and
@@ -422,40 +423,7 @@ func appendAttributes(b []byte, attrs []Attribute) []byte {
 	return append(b, '}')
 }
 
-// appendString appends s as a JSON string: '"', '\\' and control
-// characters escaped, every byte of invalid UTF-8 replaced by U+FFFD (as
-// encoding/json does), everything else as it is.
-func appendString(b []byte, s string) []byte {
-	const hexDigits = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			if c == '"' || c == '\\' {
-				b = append(b, '\\', c)
-			} else {
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, "\ufffd"...)
-			i++
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
+// appendString appends s as a JSON string (jsonstr.Append, shared with the
+// exporter): '"', '\\' and control characters escaped, every byte of
+// invalid UTF-8 replaced by U+FFFD (as encoding/json does).
+func appendString(b []byte, s string) []byte { return jsonstr.Append(b, s) }
