@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"testing"
 	"time"
 
@@ -129,11 +130,26 @@ func fixtureLandsAsRows(t *testing.T, base string) {
 			assert.Equal(t, op.Method, rows[table][j].method, "operation %d: method", i)
 		}
 	}
-	for _, table := range []string{"routing_log", "tool_call_record", "error_log"} {
+	assertNoPayloadInAttributes(ctx, t, conn, schemaName, "", "routing_log", "tool_call_record", "error_log")
+}
+
+// payloadKeysPattern matches, in an attributes column as text, a payload
+// key of any emitter (mcpconv.IsPayloadKey).
+const payloadKeysPattern = `traceloop\.entity|gen_ai\.tool\.call\.(arguments|result)|mcp\.tool\.(arguments|result)"|mcp\.request\.argument|mcp\.tool\.result\.content"`
+
+// assertNoPayloadInAttributes checks that no attributes column of the tables
+// holds a payload key, nor the text value (a payload the test sent) when it
+// is not empty.
+func assertNoPayloadInAttributes(ctx context.Context, t *testing.T, conn *pgx.Conn, schemaName, value string, tables ...string) {
+	t.Helper()
+	pattern := payloadKeysPattern
+	if value != "" {
+		pattern = regexp.QuoteMeta(value) + "|" + pattern
+	}
+	for _, table := range tables {
 		var n int
-		require.NoError(t, conn.QueryRow(ctx, fmt.Sprintf(
-			`SELECT count(*) FROM %s.%s WHERE attributes::text ~* '(traceloop\.entity|gen_ai\.tool\.call\.(arguments|result)|mcp\.request\.argument|mcp\.tool\.result\.content")'`,
-			pgx.Identifier{schemaName}.Sanitize(), table)).Scan(&n))
+		require.NoError(t, conn.QueryRow(ctx, fmt.Sprintf(`SELECT count(*) FROM %s.%s WHERE attributes::text ~* $1`,
+			pgx.Identifier{schemaName}.Sanitize(), table), pattern).Scan(&n))
 		assert.Zero(t, n, "payload in %s.attributes", table)
 	}
 }

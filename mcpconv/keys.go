@@ -14,6 +14,7 @@ const (
 	ResourceURI           = string(semconv.McpResourceURIKey)
 	JSONRPCRequestID      = string(semconv.JSONRPCRequestIDKey)
 	ToolName              = string(semconv.GenAIToolNameKey)
+	PromptName            = string(semconv.GenAIPromptNameKey)
 	ToolCallID            = string(semconv.GenAIToolCallIDKey)
 	OperationName         = string(semconv.GenAIOperationNameKey)
 	ErrorType             = string(semconv.ErrorTypeKey)
@@ -33,6 +34,7 @@ const (
 // Values of the semantic conventions that the classification relies on.
 const (
 	MethodToolsCall      = "tools/call"
+	MethodPromptsGet     = "prompts/get"
 	OperationExecuteTool = "execute_tool"
 	// ExceptionEventName is the span event name of a recorded exception.
 	ExceptionEventName = "exception"

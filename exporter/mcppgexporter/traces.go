@@ -94,9 +94,8 @@ func appendTraces(b *rowBatch, td ptrace.Traces, payloads *payloadOptions) {
 				if payloads.enabled && kind != mcpconv.KindOther {
 					appendToolPayload(b, s, payloads)
 				}
-				appendSpanErrors(b, e, span)
-				if reason, ok := spanUnmapped(span, kind); ok {
-					b.unmapped.add(reason, scope, span.Name())
+				if errorRows := appendSpanErrors(b, e, span); kind == mcpconv.KindOther && !errorRows {
+					b.unmapped.add(spanUnmappedReason(span), scope, span.Name())
 				}
 			}
 		}
@@ -165,8 +164,9 @@ func appendToolPayload(b *rowBatch, s *spanItem, payloads *payloadOptions) {
 }
 
 // appendSpanErrors adds one error_log row per exception event of the span,
-// or one for the span itself when it failed without recording an exception.
-func appendSpanErrors(b *rowBatch, e *errorItem, span ptrace.Span) {
+// or one for the span itself when it failed without recording an exception;
+// it reports whether the span gave any.
+func appendSpanErrors(b *rowBatch, e *errorItem, span ptrace.Span) bool {
 	e.span, e.ctx = span, span.Attributes()
 	events := span.Events()
 	exceptions := 0
@@ -179,9 +179,13 @@ func appendSpanErrors(b *rowBatch, e *errorItem, span ptrace.Span) {
 		e.origin, e.event, e.eventIndex, e.attrs = fromEvent, ev, i, ev.Attributes()
 		errorLogTable.add(b, e, &e.item)
 	}
-	if exceptions > 0 || !mcpconv.IsFailedSpan(span) {
-		return
+	if exceptions > 0 {
+		return true
+	}
+	if !mcpconv.IsFailedSpan(span) {
+		return false
 	}
 	e.origin, e.attrs = fromSpan, e.ctx
 	errorLogTable.add(b, e, &e.item)
+	return true
 }

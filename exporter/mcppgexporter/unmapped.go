@@ -92,15 +92,13 @@ func clip(s string) string {
 	return strings.Clone(s[:cut]) + "…"
 }
 
-// spanUnmapped says why a span yields no row, false when it yields one.
-func spanUnmapped(span ptrace.Span, kind mcpconv.Kind) (unmappedReason, bool) {
-	if kind != mcpconv.KindOther || mcpconv.IsFailedSpan(span) || mcpconv.HasExceptionEvent(span) {
-		return 0, false
-	}
+// spanUnmappedReason says why a span of no table that gave no error_log row
+// yields no row at all.
+func spanUnmappedReason(span ptrace.Span) unmappedReason {
 	if v, ok := span.Attributes().Get(mcpconv.MethodName); ok && v.AsString() != "" {
-		return reasonNoRole, true
+		return reasonNoRole
 	}
-	return reasonNotMCP, true
+	return reasonNotMCP
 }
 
 // logUnmappedReason says why a log record of no known kind yields no row.

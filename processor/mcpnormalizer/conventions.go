@@ -228,12 +228,24 @@ func conventionalName(method, target string) string {
 	return method + " " + target
 }
 
-// setName sets the conventional span name from the span's method and tool
-// (for tools/call) or prompt target and reports whether it changed.
-func setName(span ptrace.Span, target string) bool {
-	method := strAttr(span.Attributes(), mcpconv.MethodName)
+// setName gives a span of an MCP operation its conventional name,
+// "{method} {target}": the tool of a tools/call, the prompt of a
+// prompts/get, no target otherwise. It reports whether the name changed.
+func setName(span ptrace.Span) bool {
+	attrs := span.Attributes()
+	method := strAttr(attrs, mcpconv.MethodName)
 	if method == "" {
 		return false
+	}
+	target := ""
+	switch method {
+	case mcpconv.MethodToolsCall:
+		// Before the shared fix-ups, which move the draft key.
+		if target = strAttr(attrs, mcpconv.ToolName); target == "" {
+			target = strAttr(attrs, draftToolName)
+		}
+	case mcpconv.MethodPromptsGet:
+		target = strAttr(attrs, mcpconv.PromptName)
 	}
 	name := conventionalName(method, target)
 	if span.Name() == name {

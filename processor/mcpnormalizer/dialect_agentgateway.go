@@ -39,9 +39,5 @@ func agentgatewaySpan(span ptrace.Span) bool {
 		span.Status().SetMessage(msg)
 		changed = true
 	}
-	tool := ""
-	if strAttr(attrs, mcpconv.MethodName) == mcpconv.MethodToolsCall {
-		tool = strAttr(attrs, mcpconv.ToolName)
-	}
-	return setName(span, tool) || changed
+	return setName(span) || changed
 }

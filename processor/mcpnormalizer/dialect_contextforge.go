@@ -63,10 +63,6 @@ func contextforgeSpan(span ptrace.Span) bool {
 	if v, ok := attrs.Get(contextforgeSuccess); ok && v.Type() == pcommon.ValueTypeBool && !v.Bool() {
 		putStrIfAbsent(attrs, mcpconv.ErrorType, mcpconv.ErrorTypeToolError)
 	}
-	tool := ""
-	if op.method == mcpconv.MethodToolsCall {
-		tool = strAttr(attrs, mcpconv.ToolName)
-	}
-	setName(span, tool)
+	setName(span)
 	return true
 }

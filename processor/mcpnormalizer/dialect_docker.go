@@ -36,7 +36,7 @@ const (
 var dockerMethods = map[string]string{
 	"mcp.initialize":              "initialize",
 	"mcp.tool.call":               mcpconv.MethodToolsCall,
-	"mcp.prompt.get":              methodPromptsGet,
+	"mcp.prompt.get":              mcpconv.MethodPromptsGet,
 	"mcp.resource.read":           "resources/read",
 	"mcp.list.resourceTemplates":  "resources/templates/list",
 	"mcp.list.resource_templates": "resources/templates/list",
@@ -54,13 +54,7 @@ func dockerSpan(span ptrace.Span) bool {
 	}
 	changed := putStrIfAbsent(attrs, mcpconv.MethodName, method)
 	changed = putStrIfAbsent(attrs, mcpconv.ServerKey, strAttr(attrs, dockerServerName)) || changed
-	tool := ""
-	if method == mcpconv.MethodToolsCall {
-		if tool = strAttr(attrs, mcpconv.ToolName); tool == "" {
-			tool = strAttr(attrs, draftToolName)
-		}
-	}
-	return setName(span, tool) || changed
+	return setName(span) || changed
 }
 
 func dockerMetric(m pmetric.Metric) bool {

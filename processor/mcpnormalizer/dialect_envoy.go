@@ -49,15 +49,7 @@ func envoySpan(span ptrace.Span) bool {
 			break
 		}
 	}
-	// The draft tool key moves in the shared fix-ups, which run after
-	// this; the name needs the tool now.
-	tool := ""
-	if method == mcpconv.MethodToolsCall {
-		if tool = strAttr(attrs, mcpconv.ToolName); tool == "" {
-			tool = strAttr(attrs, draftToolName)
-		}
-	}
-	return setName(span, tool) || changed
+	return setName(span) || changed
 }
 
 func envoyMetric(m pmetric.Metric) bool {

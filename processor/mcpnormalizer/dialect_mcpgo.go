@@ -1,8 +1,6 @@
 package mcpnormalizer
 
 import (
-	"strings"
-
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/mcp-bridge/otelcol-mcp/mcpconv"
@@ -29,17 +27,6 @@ func mcpgoSpan(span ptrace.Span) bool {
 	if !moveKey(attrs, mcpgoMethod, mcpconv.MethodName) {
 		return false
 	}
-	name, _ := strings.CutPrefix(span.Name(), "mcp.")
-	tool := ""
-	if strAttr(attrs, mcpconv.MethodName) == mcpconv.MethodToolsCall {
-		if tool = strAttr(attrs, mcpconv.ToolName); tool == "" {
-			tool = strAttr(attrs, draftToolName)
-		}
-	}
-	if tool == "" {
-		span.SetName(name)
-		return true
-	}
-	setName(span, tool)
+	setName(span)
 	return true
 }

@@ -41,7 +41,6 @@ func pythonSDKSpan(span ptrace.Span) bool {
 func targetFromName(span ptrace.Span, name string) bool {
 	attrs := span.Attributes()
 	method := strAttr(attrs, mcpconv.MethodName)
-	changed := false
 	if method == "" {
 		return false
 	}
@@ -49,21 +48,12 @@ func targetFromName(span ptrace.Span, name string) bool {
 	if rest, ok := strings.CutPrefix(name, method); ok {
 		target = strings.TrimSpace(rest)
 	}
+	changed := false
 	switch method {
 	case mcpconv.MethodToolsCall:
 		changed = putStrIfAbsent(attrs, mcpconv.ToolName, target)
-		target = strAttr(attrs, mcpconv.ToolName)
-	case methodPromptsGet:
-		changed = putStrIfAbsent(attrs, promptName, target)
-		target = strAttr(attrs, promptName)
-	default:
-		target = ""
+	case mcpconv.MethodPromptsGet:
+		changed = putStrIfAbsent(attrs, mcpconv.PromptName, target)
 	}
-	return setName(span, target) || changed
+	return setName(span) || changed
 }
-
-const (
-	methodPromptsGet = "prompts/get"
-	// promptName is the prompt of a prompts/get in the GenAI conventions.
-	promptName = "gen_ai.prompt.name"
-)

@@ -64,14 +64,7 @@ func toolhiveSpan(span ptrace.Span) bool {
 			attrs.Remove(toolhiveToolName)
 		}
 	}
-	target := ""
-	switch method {
-	case mcpconv.MethodToolsCall:
-		target = strAttr(attrs, mcpconv.ToolName)
-	case methodPromptsGet:
-		target = strAttr(attrs, promptName)
-	}
-	return setName(span, target) || changed
+	return setName(span) || changed
 }
 
 // The log messages of v0.47.0 (pkg/vmcp/health/monitor.go and

@@ -76,18 +76,16 @@ func traceloopSpan(span ptrace.Span) bool {
 	isError := traceloopIsError(output) || strAttr(attrs, mcpconv.ErrorType) == mcpconv.ErrorTypeToolError
 	if isError {
 		changed = putStrIfAbsent(attrs, mcpconv.ErrorType, mcpconv.ErrorTypeToolError) || changed
-	} else if m := mcpErrorCode.FindStringSubmatch(span.Status().Message()); m != nil && span.Status().Code() == ptrace.StatusCodeError {
+	} else if span.Status().Code() == ptrace.StatusCodeError {
 		// A JSON-RPC error answer, not a tool result.
-		changed = putStrIfAbsent(attrs, mcpconv.RPCResponseStatusCode, m[1]) || changed
+		if m := mcpErrorCode.FindStringSubmatch(span.Status().Message()); m != nil {
+			changed = putStrIfAbsent(attrs, mcpconv.RPCResponseStatusCode, m[1]) || changed
+		}
 	}
 	if method == mcpconv.MethodToolsCall {
 		changed = traceloopPayloads(attrs) || changed
 	}
-	target := ""
-	if method == mcpconv.MethodToolsCall {
-		target = strAttr(attrs, mcpconv.ToolName)
-	}
-	return setName(span, target) || changed
+	return setName(span) || changed
 }
 
 // traceloopIsError reports an output that says the tool result is an error.
