@@ -96,12 +96,22 @@ type Client struct {
 	n       int
 	stopped bool
 
-	batches  chan batch
-	inFlight sync.WaitGroup // batches handed to the senders and not done
-	senders  sync.WaitGroup
-	stopTick chan struct{}
-	ticker   sync.WaitGroup
-	stopOnce sync.Once
+	batches chan batch
+	// Batches are numbered as they are handed to the senders (handed is
+	// the next number); answeredUpTo is the count of the first batches all
+	// answered, answered holds the numbers answered out of order beyond
+	// it, and progress is closed (and replaced) whenever answeredUpTo
+	// moves. Flush waits for the batches handed before it, not for those
+	// other goroutines keep adding meanwhile (a WaitGroup could neither
+	// grow during its Wait nor tell the two apart). All under mu.
+	handed       uint64
+	answeredUpTo uint64
+	answered     map[uint64]struct{}
+	progress     chan struct{}
+	senders      sync.WaitGroup
+	stopTick     chan struct{}
+	ticker       sync.WaitGroup
+	stopOnce     sync.Once
 
 	scratch sync.Pool // *[]byte: one encoded event
 
@@ -111,6 +121,7 @@ type Client struct {
 type batch struct {
 	body []byte
 	n    int
+	seq  uint64 // order of handing over, see Client.handed
 }
 
 // New starts a Client.
@@ -136,6 +147,8 @@ func New(cfg Config) (*Client, error) {
 		onError:   cfg.OnError,
 		batches:   make(chan batch, 2*senders),
 		stopTick:  make(chan struct{}),
+		answered:  map[uint64]struct{}{},
+		progress:  make(chan struct{}),
 	}
 	if c.http == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
@@ -184,9 +197,8 @@ func (c *Client) Add(e Event) {
 		c.scratch.Put(s)
 		return
 	}
-	b := batch{body: c.buf, n: c.n}
+	b := batch{body: c.buf, n: c.n, seq: c.handOverLocked()}
 	c.buf, c.n = make([]byte, 0, len(b.body)+len(b.body)/4), 0
-	c.inFlight.Add(1)
 	c.mu.Unlock()
 	*s = line
 	c.scratch.Put(s)
@@ -200,11 +212,37 @@ func (c *Client) sendPartial() {
 		c.mu.Unlock()
 		return
 	}
-	b := batch{body: c.buf, n: c.n}
+	b := batch{body: c.buf, n: c.n, seq: c.handOverLocked()}
 	c.buf, c.n = nil, 0
-	c.inFlight.Add(1)
 	c.mu.Unlock()
 	c.batches <- b
+}
+
+// handOverLocked numbers the next batch handed to the senders; c.mu is
+// held.
+func (c *Client) handOverLocked() uint64 {
+	c.handed++
+	return c.handed - 1
+}
+
+// answer records batch seq answered (posted or given up).
+func (c *Client) answer(seq uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.answered[seq] = struct{}{}
+	moved := false
+	for {
+		if _, ok := c.answered[c.answeredUpTo]; !ok {
+			break
+		}
+		delete(c.answered, c.answeredUpTo)
+		c.answeredUpTo++
+		moved = true
+	}
+	if moved {
+		close(c.progress)
+		c.progress = make(chan struct{})
+	}
 }
 
 func (c *Client) tick(every time.Duration) {
@@ -233,7 +271,7 @@ func (c *Client) send() {
 		} else {
 			c.posted.Add(int64(b.n))
 		}
-		c.inFlight.Done()
+		c.answer(b.seq)
 	}
 }
 
@@ -244,18 +282,22 @@ func (c *Client) Flush(ctx context.Context) error {
 	return c.wait(ctx)
 }
 
+// wait returns once every batch handed over before the call is answered.
 func (c *Client) wait(ctx context.Context) error {
-	drained := make(chan struct{})
-	go func() {
-		c.inFlight.Wait()
-		close(drained)
-	}()
-	select {
-	case <-drained:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("events: batches still in flight: %w", context.Cause(ctx))
+	c.mu.Lock()
+	target := c.handed
+	for c.answeredUpTo < target {
+		progress := c.progress
+		c.mu.Unlock()
+		select {
+		case <-progress:
+		case <-ctx.Done():
+			return fmt.Errorf("events: batches still in flight: %w", context.Cause(ctx))
+		}
+		c.mu.Lock()
 	}
+	c.mu.Unlock()
+	return nil
 }
 
 // Shutdown sends what is queued, waits for the answers until ctx ends
@@ -276,13 +318,13 @@ func (c *Client) Shutdown(ctx context.Context) error {
 		rest := batch{body: c.buf, n: c.n}
 		c.buf, c.n = nil, 0
 		if rest.n > 0 {
-			c.inFlight.Add(1)
+			rest.seq = c.handOverLocked()
 		}
 		c.mu.Unlock()
 		if rest.n > 0 {
 			c.batches <- rest
 		}
-		c.inFlight.Wait()
+		_ = c.wait(context.Background()) // nothing is added any more; the senders answer or give up
 		close(c.batches)
 		c.senders.Wait()
 		c.cancel()

@@ -276,7 +276,7 @@ func TestAddDuringShutdown(t *testing.T) {
 				}
 			})
 		}
-		time.Sleep(time.Millisecond)
+		require.Eventually(t, func() bool { return added.Load() >= 50 }, 10*time.Second, time.Millisecond)
 		require.NoError(t, c.Shutdown(context.Background()))
 		close(stop)
 		wg.Wait()
@@ -285,4 +285,43 @@ func TestAddDuringShutdown(t *testing.T) {
 		assert.Equal(t, added.Load(), s.Posted+s.Dropped)
 		assert.Equal(t, int64(events), s.Posted)
 	}
+}
+
+// TestFlushWhileAdding: Flush waits for the batches in flight while other
+// goroutines keep handing over new ones (a WaitGroup here raced: Add grew
+// it during Wait). Every event is posted once Shutdown returns.
+func TestFlushWhileAdding(t *testing.T) {
+	f := &fakeReceiver{}
+	c := start(t, f, Config{BatchSize: 2, FlushInterval: time.Hour})
+	const perAdder = 500
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for range perAdder {
+				c.Add(&PoolStats{ServerKey: "k"})
+			}
+		})
+	}
+	addersDone := waitChan(&wg)
+	flushed := 0
+	for done := false; !done; {
+		require.NoError(t, c.Flush(context.Background()))
+		flushed++
+		select {
+		case <-addersDone:
+			done = true
+		default:
+		}
+	}
+	require.NoError(t, c.Shutdown(context.Background()))
+	_, events := f.counts()
+	assert.Equal(t, 4*perAdder, events)
+	assert.Equal(t, int64(4*perAdder), c.Stats().Posted)
+	assert.Positive(t, flushed)
+}
+
+func waitChan(wg *sync.WaitGroup) <-chan struct{} {
+	ch := make(chan struct{})
+	go func() { wg.Wait(); close(ch) }()
+	return ch
 }
