@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mcp-bridge/otelcol-mcp/internal/routersim"
 	"github.com/mcp-bridge/otelcol-mcp/internal/simcapture"
 )
 
@@ -74,7 +75,7 @@ func replayCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	res, err := simcapture.Replay(ctx, o.ReplayOptions, recs)
 	fmt.Fprintf(stdout, "mcprouter-sim: replayed %d of %d requests, %d items in %.1f s (%.0f/s, target %s) to %s\n",
 		res.Requests, len(recs), res.Items, res.Elapsed.Seconds(), float64(res.Items)/max(res.Elapsed.Seconds(), 1e-9),
-		rateText(o.Rate), o.Endpoint)
+		routersim.RateText(o.Rate), o.Endpoint)
 	// The same line as `run`, so that scripts read both alike.
 	fmt.Fprintf(stdout, "mcprouter-sim: delivered %d spans, %d log records, %d metric exports; not delivered: %d spans, %d log records, %d metric exports\n",
 		res.Delivered[simcapture.Traces], res.Delivered[simcapture.Logs], res.Exports[simcapture.Metrics],
@@ -87,11 +88,4 @@ func replayCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return 1
 	}
 	return 0
-}
-
-func rateText(rate float64) string {
-	if rate == 0 {
-		return "unlimited"
-	}
-	return fmt.Sprintf("%.0f/s", rate)
 }

@@ -172,7 +172,7 @@ func simulate(ctx context.Context, o Options, em emitter, stdout, stderr io.Writ
 	}
 
 	fmt.Fprintf(stdout, "mcprouter-sim: %d routed requests in %.1f s (%.0f/s, target %s) to %s (%s)\n",
-		routed, elapsed, h.AchievedRate, rateText(o.Fleet.Rate), o.Endpoint, modeText(o))
+		routed, elapsed, h.AchievedRate, RateText(o.Fleet.Rate), o.Endpoint, modeText(o))
 	fmt.Fprintf(stdout, "mcprouter-sim: sent %s\n", kindsText(sent))
 	fmt.Fprintf(stdout, "mcprouter-sim: delivered %s\n", deliveryText(delivery))
 	if o.Manifest != "" {
@@ -191,7 +191,8 @@ func modeText(o Options) string {
 	return "NDJSON events"
 }
 
-func rateText(rate float64) string {
+// RateText says a target rate for people: "unlimited" for 0.
+func RateText(rate float64) string {
 	if rate == 0 {
 		return "unlimited"
 	}
@@ -255,7 +256,7 @@ func newProgress(w io.Writer, every time.Duration, count *simmanifest.Counters, 
 				last, lastAt = routed, now
 				d := em.delivery()
 				line := fmt.Sprintf("%5.0fs %7.0f req/s (target %s) | routing %d tool_call %d lb %d health %d breaker %d error %d session %d server %d | delivered %d, failed %d",
-					now.Sub(started).Seconds(), rate, rateText(target), routed, count.Sent(simmanifest.KindToolCall),
+					now.Sub(started).Seconds(), rate, RateText(target), routed, count.Sent(simmanifest.KindToolCall),
 					count.Sent(simmanifest.KindLBDecision), count.Sent(simmanifest.KindHealthCheck), count.Sent(simmanifest.KindBreaker),
 					count.Sent(simmanifest.KindError), count.Sent(simmanifest.KindSessionEvent), count.Sent(simmanifest.KindServerEvent),
 					d.SpansExported+d.LogsExported+d.EventsPosted, d.Failed())
