@@ -5,13 +5,13 @@ package mcpeventsreceiver
 
 import (
 	"context"
-	"sync"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/config/confighttp"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/receiver"
 
+	"github.com/mcp-bridge/otelcol-mcp/internal/sharedcomponent"
 	"github.com/mcp-bridge/otelcol-mcp/receiver/mcpeventsreceiver/internal/metadata"
 )
 
@@ -49,7 +49,7 @@ func createTraces(_ context.Context, set receiver.Settings, cfg component.Config
 	if err != nil {
 		return nil, err
 	}
-	r.nextTraces = next
+	r.Unwrap().nextTraces = next
 	return r, nil
 }
 
@@ -58,7 +58,7 @@ func createLogs(_ context.Context, set receiver.Settings, cfg component.Config, 
 	if err != nil {
 		return nil, err
 	}
-	r.nextLogs = next
+	r.Unwrap().nextLogs = next
 	return r, nil
 }
 
@@ -67,34 +67,15 @@ func createMetrics(_ context.Context, set receiver.Settings, cfg component.Confi
 	if err != nil {
 		return nil, err
 	}
-	r.nextMetrics = next
+	r.Unwrap().nextMetrics = next
 	return r, nil
 }
 
 // receivers holds one receiver per configuration: the traces, logs and
 // metrics pipelines that use the same mcpevents component share its HTTP
 // server, as one request may hold events of every signal.
-var receivers = struct {
-	sync.Mutex
-	byConfig map[*Config]*eventsReceiver
-}{byConfig: map[*Config]*eventsReceiver{}}
+var receivers = sharedcomponent.NewMap[*Config, *eventsReceiver]()
 
-func sharedReceiver(cfg *Config, set receiver.Settings) (*eventsReceiver, error) {
-	receivers.Lock()
-	defer receivers.Unlock()
-	if r, ok := receivers.byConfig[cfg]; ok {
-		return r, nil
-	}
-	r, err := newEventsReceiver(cfg, set)
-	if err != nil {
-		return nil, err
-	}
-	receivers.byConfig[cfg] = r
-	return r, nil
-}
-
-func forgetReceiver(cfg *Config) {
-	receivers.Lock()
-	defer receivers.Unlock()
-	delete(receivers.byConfig, cfg)
+func sharedReceiver(cfg *Config, set receiver.Settings) (*sharedcomponent.Ref[*eventsReceiver], error) {
+	return receivers.LoadOrStore(cfg, func() (*eventsReceiver, error) { return newEventsReceiver(cfg, set) })
 }

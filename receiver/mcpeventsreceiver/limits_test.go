@@ -109,9 +109,8 @@ func requireIdle(t *testing.T, cfg *Config) {
 }
 
 func receiverOf(cfg *Config) *eventsReceiver {
-	receivers.Lock()
-	defer receivers.Unlock()
-	return receivers.byConfig[cfg]
+	r, _ := receivers.Load(cfg)
+	return r
 }
 
 // watchedBody tells whether the client sent any of the body.

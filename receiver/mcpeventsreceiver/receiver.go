@@ -63,10 +63,6 @@ type eventsReceiver struct {
 
 	server     *http.Server
 	listener   net.Listener
-	startOnce  sync.Once
-	startErr   error
-	stopOnce   sync.Once
-	stopErr    error
 	shutdownWG sync.WaitGroup
 
 	bodies   sync.Pool
@@ -97,13 +93,9 @@ func newEventsReceiver(cfg *Config, set receiver.Settings) (*eventsReceiver, err
 	return r, nil
 }
 
-// Start starts the HTTP server once, whichever pipeline starts first.
+// Start starts the HTTP server; the pipelines sharing the receiver start it
+// once (see receivers).
 func (r *eventsReceiver) Start(ctx context.Context, host component.Host) error {
-	r.startOnce.Do(func() { r.startErr = r.start(ctx, host) })
-	return r.startErr
-}
-
-func (r *eventsReceiver) start(ctx context.Context, host component.Host) error {
 	mux := http.NewServeMux()
 	mux.HandleFunc(EventsPath, r.serveEvents)
 	server, err := r.cfg.ServerConfig.ToServer(ctx, host.GetExtensions(), r.settings.TelemetrySettings, mux,
@@ -127,16 +119,18 @@ func (r *eventsReceiver) start(ctx context.Context, host component.Host) error {
 	return nil
 }
 
-// Shutdown stops the server once and lets the configuration be used again.
+// Shutdown stops the server when the last pipeline sharing it shuts down.
 func (r *eventsReceiver) Shutdown(ctx context.Context) error {
-	r.stopOnce.Do(func() {
-		if r.server != nil {
-			r.stopErr = r.server.Shutdown(ctx)
+	var err error
+	if r.server != nil {
+		// Past ctx's deadline the connections still open are cut, so that
+		// their clients see it instead of waiting on a collector that left.
+		if err = r.server.Shutdown(ctx); err != nil {
+			_ = r.server.Close()
 		}
-		r.shutdownWG.Wait()
-		forgetReceiver(r.cfg)
-	})
-	return r.stopErr
+	}
+	r.shutdownWG.Wait()
+	return err
 }
 
 func (r *eventsReceiver) pipelines() [numSignals]bool {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/stretchr/testify/assert"
@@ -27,6 +28,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
+	"github.com/mcp-bridge/otelcol-mcp/internal/sharedcomponent"
 	"github.com/mcp-bridge/otelcol-mcp/receiver/mcpeventsreceiver/internal/metadata"
 )
 
@@ -59,41 +61,46 @@ func testConfig() *Config {
 	return cfg
 }
 
-// startReceiver runs a receiver through the factory (one instance for
-// every signal) and returns the URL to post events to.
+// startReceiver runs a receiver through the factory as the collector does:
+// it creates, starts and shuts down the instance of each signal, which share
+// one receiver. It returns the URL to post events to.
 func startReceiver(t *testing.T, cfg *Config, next consumers, set receiver.Settings, host component.Host) string {
 	t.Helper()
 	ctx := context.Background()
 	f := NewFactory()
-	var first component.Component
+	var instances []component.Component
 	if next.traces != nil {
 		r, err := f.CreateTraces(ctx, set, cfg, next.traces)
 		require.NoError(t, err)
-		first = r
+		instances = append(instances, r)
 	}
 	if next.logs != nil {
 		r, err := f.CreateLogs(ctx, set, cfg, next.logs)
 		require.NoError(t, err)
-		if first != nil {
-			require.Same(t, first, r, "one receiver per configuration")
-		}
-		first = r
+		instances = append(instances, r)
 	}
 	if next.metrics != nil {
 		r, err := f.CreateMetrics(ctx, set, cfg, next.metrics)
 		require.NoError(t, err)
-		if first != nil {
-			require.Same(t, first, r, "one receiver per configuration")
-		}
-		first = r
+		instances = append(instances, r)
 	}
-	require.NoError(t, first.Start(ctx, host))
-	require.NoError(t, first.Start(ctx, host), "a second start (another pipeline) is a no-op")
+	shared := receiverOf(cfg)
+	for _, r := range instances {
+		require.Same(t, shared, r.(*sharedcomponent.Ref[*eventsReceiver]).Unwrap(), "one receiver per configuration")
+	}
 	t.Cleanup(func() {
-		require.NoError(t, first.Shutdown(ctx))
-		require.NoError(t, first.Shutdown(ctx))
+		for _, r := range instances {
+			require.NoError(t, r.Shutdown(ctx))
+			require.NoError(t, r.Shutdown(ctx))
+		}
+		_, left := receivers.Load(cfg)
+		assert.False(t, left, "the receiver outlived its pipelines")
 	})
-	return "http://" + first.(*eventsReceiver).listener.Addr().String() + EventsPath
+	for _, r := range instances {
+		require.NoError(t, r.Start(ctx, host))
+		require.NoError(t, r.Start(ctx, host), "a second start is a no-op")
+	}
+	return "http://" + shared.listener.Addr().String() + EventsPath
 }
 
 func startDefault(t *testing.T, next consumers) string {
@@ -466,8 +473,84 @@ func TestConfigCanBeReusedAfterShutdown(t *testing.T) {
 	require.NoError(t, r1.Shutdown(ctx))
 	r2, err := NewFactory().CreateLogs(ctx, set, cfg, consumertest.NewNop())
 	require.NoError(t, err)
-	assert.NotSame(t, r1, r2)
+	assert.NotSame(t, sharedOf(r1), sharedOf(r2), "a receiver that was shut down was handed out again")
 	require.NoError(t, r2.Shutdown(ctx), "shutdown without start")
+}
+
+func sharedOf(c component.Component) *eventsReceiver {
+	return c.(*sharedcomponent.Ref[*eventsReceiver]).Unwrap()
+}
+
+// TestServesUntilTheLastPipelineShutsDown: the pipelines sharing the
+// receiver shut down one by one; the server stays up for those left.
+func TestServesUntilTheLastPipelineShutsDown(t *testing.T) {
+	s, _ := newSinks()
+	cfg := testConfig()
+	ctx := context.Background()
+	set := receivertest.NewNopSettings(metadata.Type)
+	traces, err := NewFactory().CreateTraces(ctx, set, cfg, s.traces)
+	require.NoError(t, err)
+	logs, err := NewFactory().CreateLogs(ctx, set, cfg, s.logs)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		require.NoError(t, traces.Shutdown(ctx))
+		require.NoError(t, logs.Shutdown(ctx))
+	})
+	require.NoError(t, traces.Start(ctx, componenttest.NewNopHost()))
+	require.NoError(t, logs.Start(ctx, componenttest.NewNopHost()))
+	url := "http://" + sharedOf(logs).listener.Addr().String() + EventsPath
+
+	require.NoError(t, traces.Shutdown(ctx))
+	resp := post(t, url, "application/x-ndjson", []byte(healthChecks("after-traces", 1)))
+	assert.Equal(t, 200, resp.status, resp.body)
+
+	require.NoError(t, logs.Shutdown(ctx))
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(healthChecks("after-logs", 1)))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/x-ndjson")
+	if res, err := http.DefaultClient.Do(req); err == nil {
+		_ = res.Body.Close()
+		t.Fatalf("the server still answers (%s) after every pipeline shut down", res.Status)
+	}
+}
+
+// TestShutdownPastItsDeadlineCutsConnections: a request held in the pipeline
+// keeps Shutdown from finishing; once its context ends, Shutdown returns and
+// the client sees its connection closed instead of waiting on.
+func TestShutdownPastItsDeadlineCutsConnections(t *testing.T) {
+	cfg := testConfig()
+	gate := newGateLogs()
+	ctx := context.Background()
+	r, err := NewFactory().CreateLogs(ctx, receivertest.NewNopSettings(metadata.Type), cfg, gate)
+	require.NoError(t, err)
+	require.NoError(t, r.Start(ctx, componenttest.NewNopHost()))
+	shared := sharedOf(r)
+	t.Cleanup(func() {
+		gate.open()
+		_ = r.Shutdown(ctx) // returns the test's own Shutdown's result when it got that far
+		require.Eventually(t, func() bool { return shared.inflight.requests.Load() == 0 }, waitFor, time.Millisecond)
+	})
+	url := "http://" + shared.listener.Addr().String() + EventsPath
+
+	answered := make(chan error, 1)
+	go func() {
+		res, err := http.Post(url, "application/x-ndjson", bytes.NewReader(healthChecks("held", 1)))
+		if err == nil {
+			_ = res.Body.Close()
+		}
+		answered <- err
+	}()
+	require.Eventually(t, func() bool { return gate.inside.Load() == 1 }, waitFor, time.Millisecond)
+
+	ended, cancel := context.WithCancel(ctx)
+	cancel()
+	require.ErrorIs(t, r.Shutdown(ended), context.Canceled)
+	select {
+	case err := <-answered:
+		assert.Error(t, err, "the held request was answered")
+	case <-time.After(waitFor):
+		t.Fatal("the client of a request held past Shutdown's deadline still waits")
+	}
 }
 
 func TestStartFailsOnBusyPort(t *testing.T) {
