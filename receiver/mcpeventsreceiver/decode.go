@@ -44,13 +44,13 @@ type decodeLimits struct {
 
 // Bounds: the problems a 400 answer lists (the rest are counted), the
 // nesting of an event (tool arguments and results are the only deep
-// values), the fields and problems an event keeps, the elements of one
-// array (tools, candidates, an attribute's values) and the extra
-// attributes of an event (their lookup is linear, here and in pdata).
+// values), the elements of one array (tools, candidates, an attribute's
+// values) and the extra attributes of an event (their lookup is linear,
+// here and in pdata). An event keeps as many fields as there are, plus
+// maxDetails unknown or repeated ones.
 const (
 	maxDetails    = 100
 	maxDepth      = 64
-	maxRefs       = int(numFields) + maxDetails
 	maxElements   = 1024
 	maxAttributes = 128
 )
@@ -258,7 +258,7 @@ func (d *decoder) member(key []byte, keyPos int) {
 	e := &d.ev
 	id, known := fieldByName[string(key)]
 	first := known && e.seen&bit(id) == 0
-	if !first && len(e.refs) >= maxRefs {
+	if !first && len(e.refs) >= len(fields)+maxDetails {
 		// Unknown or repeated, beyond what a 400 answer lists: count it.
 		e.extraProblems++
 		d.skip(nil)
@@ -285,19 +285,18 @@ func (d *decoder) member(key []byte, keyPos int) {
 // decodeField reads the value of a known field.
 func (d *decoder) decodeField(id fieldID) {
 	e, spec := &d.ev, &fields[id]
-	at := loc{name: spec.name}
-	switch k, kind := d.peek(), spec.kind; {
+	at, pos, k, kind := loc{name: spec.name}, d.nextPos(), d.peek(), spec.kind
+	switch {
 	case k == 'n': // null is as good as absent
 		d.skip(nil)
 	case kind == kindShortList:
-		d.decodeList(id, d.nextPos(), k)
+		d.decodeList(id, at, pos, k)
 	case kind == kindException:
-		d.decodeException(id, d.nextPos(), k)
+		d.decodeException(id, at, pos, k)
 	case kind == kindAttributes:
-		d.decodeAttributes(id, d.nextPos(), k)
+		d.decodeAttributes(id, at, pos, k)
 	case kind == kindRawJSON:
 		var nul bool
-		pos := d.nextPos()
 		if d.skip(&nul); d.err == nil {
 			switch raw := d.data[pos:d.dec.InputOffset()]; {
 			case nul:
@@ -311,127 +310,108 @@ func (d *decoder) decodeField(id fieldID) {
 		}
 	case k == '0' && (kind == kindInt || kind == kindMillis || kind == kindStrOrInt || kind == kindTime):
 		if raw := d.value(); raw != nil {
-			d.report(d.posOf(raw), at, e.setNumber(id, raw))
+			d.report(pos, at, e.setNumber(id, raw))
 		}
 	case k == '"' && kind != kindInt && kind != kindMillis:
-		if raw := d.value(); raw != nil {
-			switch v, reason := d.stringValue(raw, d.lengthLimit(kind)); {
-			case reason != "":
-				e.problem(d.posOf(raw), at, reason)
-			case v == "":
-				e.empty |= bit(id)
-			default:
-				d.report(d.posOf(raw), at, e.setString(id, v))
-			}
+		// The kinds whose content is checked (type, time, enums, ids,
+		// thresholds) need no length limit.
+		limit := math.MaxInt
+		if kind == kindText {
+			limit = d.limits.maxTextLength
+		} else if kind == kindShort || kind == kindStrOrInt {
+			limit = d.limits.maxFieldLength
+		}
+		if v, ok := d.stringAt(at, limit); v == "" && ok {
+			e.empty |= bit(id)
+		} else if ok {
+			d.report(pos, at, e.setString(id, v))
 		}
 	default:
-		d.wrong(d.nextPos(), at, kindWants[kind], k)
+		d.wrong(pos, at, kindWants[kind], k)
 	}
 }
 
-// lengthLimit is the longest string a field kind takes; the kinds whose
-// content is checked (type, time, enums, ids, thresholds) need none.
-func (d *decoder) lengthLimit(kind fieldKind) int {
-	switch kind {
-	case kindText:
-		return d.limits.maxTextLength
-	case kindShort, kindStrOrInt:
-		return d.limits.maxFieldLength
+// open reads the '{' or '[' (want) that starts the value of whole at pos;
+// a value of another kind is a problem, skipped.
+func (d *decoder) open(pos int, whole loc, got, want jsontext.Kind, kind fieldKind) bool {
+	if got != want {
+		d.wrong(pos, whole, kindWants[kind], got)
+		return false
 	}
-	return math.MaxInt
+	d.token()
+	return true
+}
+
+// next tells whether member or element i follows in the object or array
+// of whole being read; the one past limit is a problem ("more than limit
+// what") and the rest is skipped.
+func (d *decoder) next(i, limit int, whole loc, what string) bool {
+	if !d.more() {
+		return false
+	}
+	if i == limit {
+		d.ev.problem(d.nextPos(), whole, "more than "+strconv.Itoa(limit)+" "+what)
+		d.skipRest()
+		return false
+	}
+	return true
 }
 
 // decodeList reads an array of short strings.
-func (d *decoder) decodeList(id fieldID, pos int, k jsontext.Kind) {
-	e, whole := &d.ev, loc{name: fields[id].name}
-	if k != '[' {
-		d.wrong(pos, whole, kindWants[kindShortList], k)
+func (d *decoder) decodeList(id fieldID, whole loc, pos int, k jsontext.Kind) {
+	e, before := &d.ev, d.ev.problemCount()
+	if !d.open(pos, whole, k, '[', kindShortList) {
 		return
 	}
-	list := &e.tools
-	if id == fCandidates {
-		list = &e.candidates
-	}
-	ok := true
-	d.token()
-	for i := 0; d.more(); i++ {
-		epos, ek, at := d.nextPos(), d.peek(), loc{name: whole.name, elem: i + 1}
-		if i == maxElements {
-			e.problem(epos, whole, "more than "+strconv.Itoa(maxElements)+" elements")
-			d.skipRest()
-			return
-		}
-		if ok = ok && ek == '"'; ek != '"' {
-			d.wrong(epos, at, "a string", ek)
-			continue
-		}
-		raw := d.value()
-		if raw == nil {
-			return
-		}
-		v, reason := d.stringValue(raw, d.limits.maxFieldLength)
-		if reason == "" && v == "" {
-			reason = "must not be empty"
-		}
-		if ok = ok && reason == ""; reason != "" {
-			e.problem(epos, at, reason)
-		} else {
+	list := e.list(id)
+	for i := 0; d.next(i, maxElements, whole, "elements"); i++ {
+		at, epos := loc{name: whole.name, elem: i + 1}, d.nextPos()
+		if v, ok := d.stringAt(at, d.limits.maxFieldLength); v == "" && ok {
+			e.problem(epos, at, "must not be empty")
+		} else if ok {
 			*list = append(*list, v)
 		}
 	}
-	if ok && len(*list) > 0 {
+	if e.problemCount() == before && len(*list) > 0 {
 		e.set |= bit(id)
 	}
 }
 
 // decodeException reads {"type", "message", "stacktrace"}.
-func (d *decoder) decodeException(id fieldID, pos int, k jsontext.Kind) {
-	e, whole := &d.ev, loc{name: "exception"}
-	if k != '{' {
-		d.wrong(pos, whole, kindWants[kindException], k)
+func (d *decoder) decodeException(id fieldID, whole loc, pos int, k jsontext.Kind) {
+	e, before := &d.ev, d.ev.problemCount()
+	if !d.open(pos, whole, k, '{', kindException) {
 		return
 	}
-	var seen [3]bool
-	ok := true
-	for d.token(); d.more(); {
+	var seen [len(exceptionKeys)]bool
+	for d.more() {
 		key, kpos := d.name()
 		if key == nil {
 			return
 		}
 		at := loc{name: whole.name, key: string(key), keyed: true}
-		vpos, vk, slot := d.nextPos(), d.peek(), slices.Index(exceptionKeys, at.key)
-		switch {
-		case slot < 0 || seen[slot]:
-			reason := "duplicate field"
-			if slot < 0 {
-				reason = "unknown field"
-			}
-			ok = false
-			e.problem(kpos, at, reason)
+		switch slot := slices.Index(exceptionKeys[:], at.key); {
+		case slot < 0:
+			e.problem(kpos, at, "unknown field")
 			d.skip(nil)
-		case vk == 'n':
+		case seen[slot]:
+			e.problem(kpos, at, "duplicate field")
+			d.skip(nil)
+		case d.peek() == 'n':
 			seen[slot] = true
 			d.skip(nil)
-		case vk != '"':
-			seen[slot], ok = true, false
-			d.wrong(vpos, at, "a string", vk)
 		default:
 			seen[slot] = true
 			limit := d.limits.maxTextLength
-			if slot == 0 {
+			if slot == 0 { // the type
 				limit = d.limits.maxFieldLength
 			}
-			if raw := d.value(); raw != nil {
-				v, reason := d.stringValue(raw, limit)
-				d.report(vpos, at, reason)
-				ok = ok && reason == ""
-				*[...]*string{&e.exception.typ, &e.exception.message, &e.exception.stacktrace}[slot] = v
-			}
+			e.exception[slot], _ = d.stringAt(at, limit)
 		}
 	}
 	switch {
-	case !ok || d.err != nil:
-	case e.exception.typ == "" && e.exception.message == "":
+	case e.problemCount() > before || d.err != nil:
+	case e.exception[0] == "" && e.exception[1] == "":
 		e.problem(pos, whole, "one of type, message is required")
 	default:
 		e.set |= bit(id)
@@ -439,21 +419,13 @@ func (d *decoder) decodeException(id fieldID, pos int, k jsontext.Kind) {
 }
 
 // decodeAttributes reads the extra attributes object.
-func (d *decoder) decodeAttributes(id fieldID, pos int, k jsontext.Kind) {
-	e, whole := &d.ev, loc{name: "attributes"}
-	if k != '{' {
-		d.wrong(pos, whole, kindWants[kindAttributes], k)
+func (d *decoder) decodeAttributes(id fieldID, whole loc, pos int, k jsontext.Kind) {
+	e := &d.ev
+	if !d.open(pos, whole, k, '{', kindAttributes) {
 		return
 	}
-	d.token()
-	for n := 0; d.more(); n++ {
-		kpos := d.nextPos()
-		if n == maxAttributes {
-			e.problem(kpos, whole, "more than "+strconv.Itoa(maxAttributes)+" attributes")
-			d.skipRest()
-			return
-		}
-		key, _ := d.name()
+	for n := 0; d.next(n, maxAttributes, whole, "attributes"); n++ {
+		key, kpos := d.name()
 		switch {
 		case key == nil:
 			return
@@ -467,7 +439,7 @@ func (d *decoder) decodeAttributes(id fieldID, pos int, k jsontext.Kind) {
 			e.problem(kpos, loc{name: whole.name, key: string(key), keyed: true}, "duplicate attribute")
 		default:
 			name := string(key)
-			if v, ok := d.attrValue(name, 0); ok {
+			if v, ok := d.attrValue(loc{name: whole.name, key: name, keyed: true}); ok {
 				e.attrs = append(e.attrs, extraAttr{key: name, value: v, pos: kpos})
 			}
 			continue
@@ -479,61 +451,52 @@ func (d *decoder) decodeAttributes(id fieldID, pos int, k jsontext.Kind) {
 	}
 }
 
-// attrValue reads the value of attribute key: a scalar, or an array of
-// scalars (elem 0 is the attribute itself, else 1 + the index of an array
-// element). ok is false when a problem was recorded, or for a null
+// attrValue reads the value of attribute at: a scalar, or an array of
+// scalars (at.elem is 0 for the attribute itself, else 1 + the index of an
+// array element). ok is false when a problem was recorded, or for a null
 // attribute, which is dropped like an absent one.
-func (d *decoder) attrValue(key string, elem int) (v attrValue, ok bool) {
-	at := loc{name: "attributes", key: key, keyed: true, elem: elem}
+func (d *decoder) attrValue(at loc) (v attrValue, ok bool) {
 	pos, k := d.nextPos(), d.peek()
-	want := "a string, number or boolean"
+	v.kind = k
 	switch {
-	case k == '"' || k == '0' || k == 't' || k == 'f':
+	case k == '"':
+		v.str, ok = d.stringAt(at, d.limits.maxTextLength)
+		return v, ok
+	case k == 't' || k == 'f':
+		v.kind, v.b = jsonBool, k == 't'
+		return v, d.value() != nil
+	case k == '0':
 		raw := d.value()
 		if raw == nil {
 			return v, false
 		}
-		reason := ""
-		switch k {
-		case '"':
-			v.kind = jsonString
-			v.str, reason = d.stringValue(raw, d.limits.maxTextLength)
-		case '0':
-			n, isInt := parseInt(raw)
-			v = attrValue{kind: jsonNumber, isInt: isInt, num: uint64(n)}
-			if !isInt {
-				f, err := strconv.ParseFloat(string(raw), 64)
-				if err != nil || math.IsInf(f, 0) {
-					reason = "number out of range: " + excerpt(raw)
-				}
-				v.num = math.Float64bits(f)
-			}
-		default:
-			v.kind, v.b = jsonBool, k == 't'
-		}
-		d.report(pos, at, reason)
-		return v, reason == ""
-	case elem > 0:
-	case k == 'n':
-		d.skip(nil)
-		return v, false
-	case k == '{':
-		want = "a string, number, boolean or array of those"
-	case k == '[':
-		v, ok = attrValue{kind: jsonArray}, true
-		d.token()
-		for i := 0; d.more(); i++ {
-			if i == maxElements {
-				d.ev.problem(d.nextPos(), loc{name: at.name, key: key, keyed: true}, "more than "+strconv.Itoa(maxElements)+" elements")
-				d.skipRest()
+		n, isInt := parseInt(raw)
+		v.isInt, v.num = isInt, uint64(n)
+		if !isInt {
+			f, err := strconv.ParseFloat(string(raw), 64)
+			if err != nil || math.IsInf(f, 0) {
+				d.ev.problem(pos, at, "number out of range: "+excerpt(raw))
 				return v, false
 			}
-			ev, eok := d.attrValue(key, i+1)
-			if ok = ok && eok; eok {
+			v.num = math.Float64bits(f)
+		}
+		return v, true
+	case at.elem == 0 && k == 'n':
+		d.skip(nil)
+		return v, false
+	case at.elem == 0 && k == '[':
+		before := d.ev.problemCount()
+		d.token()
+		for i := 0; d.next(i, maxElements, at, "elements"); i++ {
+			if ev, ok := d.attrValue(loc{name: at.name, key: at.key, keyed: true, elem: i + 1}); ok {
 				v.list = append(v.list, ev)
 			}
 		}
-		return v, ok && d.err == nil
+		return v, d.ev.problemCount() == before && d.err == nil
+	}
+	want := "a string, number or boolean"
+	if at.elem == 0 && k == '{' {
+		want = "a string, number, boolean or array of those"
 	}
 	d.wrong(pos, at, want, k)
 	return v, false
@@ -615,6 +578,24 @@ func (d *decoder) stringValue(raw []byte, limit int) (v, reason string) {
 		return "", "must not contain NUL characters (\\u0000)"
 	}
 	return string(b), ""
+}
+
+// stringAt reads the string value of at, up to limit bytes; ok is false
+// when a problem was recorded (another kind of value: skipped), or the
+// JSON is malformed.
+func (d *decoder) stringAt(at loc, limit int) (v string, ok bool) {
+	pos, k := d.nextPos(), d.peek()
+	if k != '"' {
+		d.wrong(pos, at, "a string", k)
+		return "", false
+	}
+	raw := d.value()
+	if raw == nil {
+		return "", false
+	}
+	v, reason := d.stringValue(raw, limit)
+	d.report(pos, at, reason)
+	return v, reason == ""
 }
 
 // skip reads and discards one value of any kind, within maxDepth; nul,

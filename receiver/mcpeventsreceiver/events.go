@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"math"
 	"math/bits"
+	"slices"
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/go-json-experiment/json/jsontext"
@@ -20,15 +21,6 @@ import (
 // contentIDPrefix marks an event id the receiver derived from the event's
 // content (the exporter's own content hash uses "h-").
 const contentIDPrefix = "c-"
-
-var severityNumbers = map[string]plog.SeverityNumber{
-	"TRACE": plog.SeverityNumberTrace,
-	"DEBUG": plog.SeverityNumberDebug,
-	"INFO":  plog.SeverityNumberInfo,
-	"WARN":  plog.SeverityNumberWarn,
-	"ERROR": plog.SeverityNumberError,
-	"FATAL": plog.SeverityNumberFatal,
-}
 
 // attrValue is an extra attribute's value: a scalar or an array of
 // scalars. It is kept small: arrays of tiny values are the densest input.
@@ -50,17 +42,10 @@ const (
 	jsonArray  = jsontext.Kind('[')
 )
 
-func (v *attrValue) int() int64      { return int64(v.num) }
-func (v *attrValue) double() float64 { return math.Float64frombits(v.num) }
-
 type extraAttr struct {
 	key   string
 	value attrValue
 	pos   int
-}
-
-type exceptionValue struct {
-	typ, message, stacktrace string
 }
 
 // fieldRef records a field as it appeared in the event, for the problems
@@ -85,9 +70,8 @@ type fieldProblem struct {
 type event struct {
 	index int
 	start int // offset of its '{'
-	typ   eventType
-	// typeOK is set when the type field named a known type.
-	typeOK bool
+	// typ is the type the type field named, if a known one.
+	typ *typeSpec
 	// invalid is set once the event is counted as invalid.
 	invalid bool
 	// closed is set once the event's closing brace was read.
@@ -96,15 +80,15 @@ type event struct {
 	// empty: fields given as "".
 	seen, set, empty uint64
 
-	str          [numFields]string
-	num          [numFields]int64
-	flt          [numFields]float64
+	str          [maxFields]string
+	num          [maxFields]int64
+	flt          [maxFields]float64
 	traceID      pcommon.TraceID
 	spanID       pcommon.SpanID
 	parentSpanID pcommon.SpanID
 	tools        []string
 	candidates   []string
-	exception    exceptionValue
+	exception    [len(exceptionKeys)]string
 	attrs        []extraAttr
 
 	refs     []fieldRef
@@ -122,6 +106,17 @@ func (e *event) reset(index int) {
 
 func (e *event) has(f fieldID) bool { return e.set&bit(f) != 0 }
 
+// list is the value of a kindShortList field.
+func (e *event) list(f fieldID) *[]string {
+	if f == fCandidates {
+		return &e.candidates
+	}
+	return &e.tools
+}
+
+// problemCount counts the problems of the event, listed or not.
+func (e *event) problemCount() int { return len(e.problems) + e.extraProblems }
+
 func (e *event) problem(pos int, at loc, reason string) {
 	if len(e.problems) >= maxDetails {
 		e.extraProblems++
@@ -130,29 +125,22 @@ func (e *event) problem(pos int, at loc, reason string) {
 	e.problems = append(e.problems, fieldProblem{pos: pos, at: at, reason: reason})
 }
 
-func unknownField(t *typeSpec) string {
-	if t == nil {
-		return "unknown field"
-	}
-	return "unknown field for event type " + t.name
-}
-
 // finishEvent checks what depends on the event's type and, while the
 // request holds no invalid event, maps the event onto the batch.
 func (d *decoder) finishEvent() {
 	e := &d.ev
-	before := len(d.problems) + d.moreProblems
-	var t *typeSpec
-	if e.typeOK {
-		t = &types[e.typ]
+	before, t := len(d.problems)+d.moreProblems, e.typ
+	unknown := "unknown field"
+	if t != nil {
+		unknown += " for event type " + t.name
 	}
 	var hadProblem uint64
 	for _, r := range e.refs {
 		switch {
 		case r.id == fieldNone:
-			d.addProblem(r.pos, loc{name: r.name}, unknownField(t))
+			d.addProblem(r.pos, loc{name: r.name}, unknown)
 		case t != nil && t.allowed&bit(r.id) == 0:
-			d.addProblem(r.pos, loc{name: fields[r.id].name}, unknownField(t))
+			d.addProblem(r.pos, loc{name: fields[r.id].name}, unknown)
 		default:
 			for _, p := range e.problems[r.from:r.to] {
 				d.addProblem(p.pos, p.at, p.reason)
@@ -167,8 +155,7 @@ func (d *decoder) finishEvent() {
 	if t != nil {
 		required = t.required
 	}
-	for f := range numFields {
-		id := fieldID(f)
+	for id := range fieldID(len(fields)) {
 		if required&bit(id) == 0 || e.set&bit(id) != 0 || hadProblem&bit(id) != 0 {
 			continue
 		}
@@ -189,7 +176,7 @@ func (d *decoder) finishEvent() {
 	if d.invalidEvents > 0 {
 		return // the request is refused anyway: spare the mapping
 	}
-	d.out.add(e, t, d.observed)
+	d.out.add(e, d.observed)
 }
 
 // checkType applies the rules that involve several fields.
@@ -230,7 +217,6 @@ type batch struct {
 	logSlices   map[resourceKey]plog.LogRecordSlice
 	poolMetrics map[resourceKey]pmetric.NumberDataPointSlice
 
-	digest  *xxhash.Digest
 	hashBuf []byte
 	attrBuf []byte
 }
@@ -240,8 +226,7 @@ type batch struct {
 func (b *batch) reset() {
 	b.traces, b.logs, b.metrics = ptrace.NewTraces(), plog.NewLogs(), pmetric.NewMetrics()
 	b.spans, b.records, b.points = 0, 0, 0
-	if b.digest == nil {
-		b.digest = xxhash.New()
+	if b.spanSlices == nil {
 		b.spanSlices = map[resourceKey]ptrace.SpanSlice{}
 		b.logSlices = map[resourceKey]plog.LogRecordSlice{}
 		b.poolMetrics = map[resourceKey]pmetric.NumberDataPointSlice{}
@@ -251,82 +236,79 @@ func (b *batch) reset() {
 	clear(b.poolMetrics)
 }
 
-func setResource(res pcommon.Resource, k resourceKey) {
+// setResource fills in a new resource of k and names the scope under it.
+func setResource(res pcommon.Resource, scope pcommon.InstrumentationScope, k resourceKey) {
 	if k.serviceName != "" {
 		res.Attributes().PutStr(mcpconv.ServiceName, k.serviceName)
 	}
 	if k.instanceID != "" {
 		res.Attributes().PutStr(mcpconv.ServiceInstanceID, k.instanceID)
 	}
+	scope.SetName(metadata.ScopeName)
 }
 
-func (b *batch) spanSlice(k resourceKey) ptrace.SpanSlice {
-	if s, ok := b.spanSlices[k]; ok {
-		return s
-	}
-	rs := b.traces.ResourceSpans().AppendEmpty()
-	setResource(rs.Resource(), k)
-	ss := rs.ScopeSpans().AppendEmpty()
-	ss.Scope().SetName(metadata.ScopeName)
-	b.spanSlices[k] = ss.Spans()
-	return ss.Spans()
-}
-
-func (b *batch) logSlice(k resourceKey) plog.LogRecordSlice {
-	if s, ok := b.logSlices[k]; ok {
-		return s
-	}
-	rl := b.logs.ResourceLogs().AppendEmpty()
-	setResource(rl.Resource(), k)
-	sl := rl.ScopeLogs().AppendEmpty()
-	sl.Scope().SetName(metadata.ScopeName)
-	b.logSlices[k] = sl.LogRecords()
-	return sl.LogRecords()
-}
-
-func (b *batch) poolPoints(k resourceKey) pmetric.NumberDataPointSlice {
-	if s, ok := b.poolMetrics[k]; ok {
-		return s
-	}
-	rm := b.metrics.ResourceMetrics().AppendEmpty()
-	setResource(rm.Resource(), k)
-	sm := rm.ScopeMetrics().AppendEmpty()
-	sm.Scope().SetName(metadata.ScopeName)
-	m := sm.Metrics().AppendEmpty()
-	m.SetName(mcpconv.MetricPoolConnections)
-	m.SetUnit("{connection}")
-	points := m.SetEmptyGauge().DataPoints()
-	b.poolMetrics[k] = points
-	return points
-}
-
-// add maps a valid event onto the batch.
-func (b *batch) add(e *event, t *typeSpec, observed pcommon.Timestamp) {
-	res := resourceKey{serviceName: e.str[fServiceName], instanceID: e.str[fServiceInstanceID]}
-	switch t.signal {
+// add maps a valid event onto the batch, under its resource.
+func (b *batch) add(e *event, observed pcommon.Timestamp) {
+	k := resourceKey{serviceName: e.str[fServiceName], instanceID: e.str[fServiceInstanceID]}
+	switch e.typ.signal {
 	case signalTraces:
-		b.addSpan(e, t, b.spanSlice(res).AppendEmpty())
+		spans, ok := b.spanSlices[k]
+		if !ok {
+			rs := b.traces.ResourceSpans().AppendEmpty()
+			ss := rs.ScopeSpans().AppendEmpty()
+			setResource(rs.Resource(), ss.Scope(), k)
+			spans, b.spanSlices[k] = ss.Spans(), ss.Spans()
+		}
+		b.addSpan(e, spans.AppendEmpty())
 		b.spans++
 	case signalLogs:
-		b.addLogRecord(e, t, b.logSlice(res).AppendEmpty(), observed)
+		records, ok := b.logSlices[k]
+		if !ok {
+			rl := b.logs.ResourceLogs().AppendEmpty()
+			sl := rl.ScopeLogs().AppendEmpty()
+			setResource(rl.Resource(), sl.Scope(), k)
+			records, b.logSlices[k] = sl.LogRecords(), sl.LogRecords()
+		}
+		b.addLogRecord(e, records.AppendEmpty(), observed)
 		b.records++
 	case signalMetrics:
-		b.points += addPoolPoints(e, b.poolPoints(res))
+		points, ok := b.poolMetrics[k]
+		if !ok {
+			rm := b.metrics.ResourceMetrics().AppendEmpty()
+			sm := rm.ScopeMetrics().AppendEmpty()
+			setResource(rm.Resource(), sm.Scope(), k)
+			m := sm.Metrics().AppendEmpty()
+			m.SetName(mcpconv.MetricPoolConnections)
+			m.SetUnit("{connection}")
+			points = m.SetEmptyGauge().DataPoints()
+			b.poolMetrics[k] = points
+		}
+		b.points += addPoolPoints(e, points)
 	}
 }
 
-func (b *batch) addSpan(e *event, t *typeSpec, sp ptrace.Span) {
-	traceID, spanID := e.traceID, e.spanID
+func (b *batch) addSpan(e *event, sp ptrace.Span) {
+	t, traceID, spanID := e.typ, e.traceID, e.spanID
 	if !e.has(fTraceID) || !e.has(fSpanID) {
+		// Ids derived from the event id (or content id): a retry gets the
+		// same ones, so the row's natural key (trace_id, span_id, ts)
+		// recognises it.
 		seed := e.str[fID]
 		if seed == "" {
-			seed = b.contentID(e, t)
+			seed = b.contentID(e)
 		}
 		if !e.has(fTraceID) {
-			traceID = b.deriveTraceID(seed)
+			binary.BigEndian.PutUint64(traceID[:8], b.seededHash("trace.hi", seed))
+			binary.BigEndian.PutUint64(traceID[8:], b.seededHash("trace.lo", seed))
+			if traceID.IsEmpty() {
+				traceID[15] = 1
+			}
 		}
 		if !e.has(fSpanID) {
-			spanID = b.deriveSpanID(seed)
+			binary.BigEndian.PutUint64(spanID[:], b.seededHash("span", seed))
+			if spanID.IsEmpty() {
+				spanID[7] = 1
+			}
 		}
 	}
 	sp.SetTraceID(traceID)
@@ -343,13 +325,12 @@ func (b *batch) addSpan(e *event, t *typeSpec, sp ptrace.Span) {
 	}
 	attrs := sp.Attributes()
 	attrs.EnsureCapacity(bits.OnesCount64(e.set) + len(e.attrs) + 2)
-	if t == &types[typeToolCall] {
-		sp.SetKind(ptrace.SpanKindClient)
+	sp.SetKind(t.spanKind)
+	if t.spanKind == ptrace.SpanKindClient {
 		sp.SetName(mcpconv.MethodToolsCall + " " + e.str[fTool])
 		attrs.PutStr(mcpconv.MethodName, mcpconv.MethodToolsCall)
 		attrs.PutStr(mcpconv.OperationName, mcpconv.OperationExecuteTool)
 	} else {
-		sp.SetKind(ptrace.SpanKindServer)
 		name := e.str[fMethod]
 		if target := e.str[fTarget]; target != "" {
 			name += " " + target
@@ -358,7 +339,7 @@ func (b *batch) addSpan(e *event, t *typeSpec, sp ptrace.Span) {
 		}
 		sp.SetName(name)
 	}
-	putTypedAttributes(attrs, e, t)
+	putTypedAttributes(attrs, e)
 	putExtraAttributes(attrs, e)
 
 	failed := e.has(fErrorType) || e.has(fErrorMessage) || e.has(fException)
@@ -373,29 +354,26 @@ func (b *batch) addSpan(e *event, t *typeSpec, sp ptrace.Span) {
 		ev := sp.Events().AppendEmpty()
 		ev.SetName(mcpconv.ExceptionEventName)
 		ev.SetTimestamp(pcommon.Timestamp(end))
-		putException(ev.Attributes(), e.exception)
+		putException(ev.Attributes(), e)
 	}
 }
 
-func putException(m pcommon.Map, x exceptionValue) {
-	if x.typ != "" {
-		m.PutStr(mcpconv.ExceptionType, x.typ)
-	}
-	if x.message != "" {
-		m.PutStr(mcpconv.ExceptionMessage, x.message)
-	}
-	if x.stacktrace != "" {
-		m.PutStr(mcpconv.ExceptionStacktrace, x.stacktrace)
+func putException(m pcommon.Map, e *event) {
+	for i, v := range e.exception {
+		if v != "" {
+			m.PutStr(exceptionAttrs[i], v)
+		}
 	}
 }
 
-func (b *batch) addLogRecord(e *event, t *typeSpec, lr plog.LogRecord, observed pcommon.Timestamp) {
+func (b *batch) addLogRecord(e *event, lr plog.LogRecord, observed pcommon.Timestamp) {
+	t := e.typ
 	lr.SetEventName(t.eventName)
 	lr.SetTimestamp(pcommon.Timestamp(e.num[fTime]))
 	lr.SetObservedTimestamp(observed)
 	if sev := e.str[fSeverity]; sev != "" {
 		lr.SetSeverityText(sev)
-		lr.SetSeverityNumber(severityNumbers[sev])
+		lr.SetSeverityNumber(plog.SeverityNumber(1 + 4*slices.Index(severityNames, sev))) // TRACE 1, DEBUG 5, ..., FATAL 21
 	}
 	if t.body != fieldNone && e.has(t.body) {
 		lr.Body().SetStr(e.str[t.body])
@@ -410,12 +388,12 @@ func (b *batch) addLogRecord(e *event, t *typeSpec, lr plog.LogRecord, observed 
 	attrs.EnsureCapacity(bits.OnesCount64(e.set) + len(e.attrs) + 3)
 	id := e.str[fID]
 	if id == "" {
-		id = b.contentID(e, t)
+		id = b.contentID(e)
 	}
 	attrs.PutStr(mcpconv.EventID, id)
-	putTypedAttributes(attrs, e, t)
+	putTypedAttributes(attrs, e)
 	if e.has(fException) {
-		putException(attrs, e.exception)
+		putException(attrs, e)
 	}
 	putExtraAttributes(attrs, e)
 }
@@ -445,8 +423,8 @@ func addPoolPoints(e *event, points pmetric.NumberDataPointSlice) int {
 
 // putTypedAttributes sets the attribute of every field of the event that
 // has one, in the type's field order.
-func putTypedAttributes(m pcommon.Map, e *event, t *typeSpec) {
-	for _, f := range t.fields {
+func putTypedAttributes(m pcommon.Map, e *event) {
+	for _, f := range e.typ.fields {
 		if f.attr == "" || f.id == fServiceName || f.id == fServiceInstanceID || !e.has(f.id) {
 			continue
 		}
@@ -456,10 +434,7 @@ func putTypedAttributes(m pcommon.Map, e *event, t *typeSpec) {
 		case kindMillis:
 			m.PutDouble(f.attr, e.flt[f.id]/1000) // latency: milliseconds in, seconds out
 		case kindShortList:
-			list := e.tools
-			if f.id == fCandidates {
-				list = e.candidates
-			}
+			list := *e.list(f.id)
 			s := m.PutEmptySlice(f.attr)
 			s.EnsureCapacity(len(list))
 			for _, v := range list {
@@ -485,9 +460,9 @@ func putAttrValue(dst pcommon.Value, v *attrValue) {
 		dst.SetBool(v.b)
 	case jsonNumber:
 		if v.isInt {
-			dst.SetInt(v.int())
+			dst.SetInt(int64(v.num))
 		} else {
-			dst.SetDouble(v.double())
+			dst.SetDouble(math.Float64frombits(v.num))
 		}
 	case jsonArray:
 		s := dst.SetEmptySlice()
@@ -503,14 +478,10 @@ func putAttrValue(dst pcommon.Value, v *attrValue) {
 // field order, whitespace, escapes and the timestamp notation (RFC 3339 or
 // nanoseconds) do not change it, any value does. Tool arguments and results
 // count as sent (their text).
-func (b *batch) contentID(e *event, t *typeSpec) string {
-	h := b.digest
-	h.Reset()
-	buf := b.hashBuf[:0]
-	buf = append(buf, t.name...)
+func (b *batch) contentID(e *event) string {
+	buf := append(b.hashBuf[:0], e.typ.name...)
 	buf = append(buf, 0)
-	for f := range numFields {
-		id := fieldID(f)
+	for id := range fieldID(len(fields)) {
 		if e.set&bit(id) == 0 || id == fType || id == fID {
 			continue
 		}
@@ -521,36 +492,30 @@ func (b *batch) contentID(e *event, t *typeSpec) string {
 		case kindMillis:
 			buf = binary.LittleEndian.AppendUint64(buf, math.Float64bits(e.flt[id]))
 		case kindShortList:
-			list := e.tools
-			if id == fCandidates {
-				list = e.candidates
-			}
+			list := *e.list(id)
 			buf = binary.LittleEndian.AppendUint64(buf, uint64(len(list)))
 			for _, s := range list {
 				buf = appendHashString(buf, s)
 			}
 		case kindException:
-			buf = appendHashString(buf, e.exception.typ)
-			buf = appendHashString(buf, e.exception.message)
-			buf = appendHashString(buf, e.exception.stacktrace)
+			for _, s := range e.exception {
+				buf = appendHashString(buf, s)
+			}
 		case kindAttributes:
 			// Order-independent: the sum of one hash per attribute.
 			var sum uint64
 			for i := range e.attrs {
-				ab := appendHashString(b.attrBuf[:0], e.attrs[i].key)
-				ab = appendHashAttr(ab, &e.attrs[i].value)
-				sum += xxhash.Sum64(ab)
-				b.attrBuf = ab
+				b.attrBuf = appendHashAttr(appendHashString(b.attrBuf[:0], e.attrs[i].key), &e.attrs[i].value)
+				sum += xxhash.Sum64(b.attrBuf)
 			}
 			buf = binary.LittleEndian.AppendUint64(buf, sum)
 		default: // strings (trace and span ids are hex text here)
 			buf = appendHashString(buf, e.str[id])
 		}
 	}
-	_, _ = h.Write(buf)
 	b.hashBuf = buf
 	var sum [8]byte
-	binary.BigEndian.PutUint64(sum[:], h.Sum64())
+	binary.BigEndian.PutUint64(sum[:], xxhash.Sum64(buf))
 	var out [len(contentIDPrefix) + 16]byte
 	copy(out[:], contentIDPrefix)
 	hex.Encode(out[len(contentIDPrefix):], sum[:])
@@ -586,33 +551,9 @@ func appendHashAttr(buf []byte, v *attrValue) []byte {
 	return buf
 }
 
-// deriveTraceID and deriveSpanID make the ids of a span that came without
-// them from its event id (or content id): a retry gets the same ids, so the
-// row's natural key (trace_id, span_id, ts) recognises it.
-func (b *batch) deriveTraceID(seed string) pcommon.TraceID {
-	var id pcommon.TraceID
-	binary.BigEndian.PutUint64(id[:8], b.seededHash("trace.hi", seed))
-	binary.BigEndian.PutUint64(id[8:], b.seededHash("trace.lo", seed))
-	if id.IsEmpty() {
-		id[15] = 1
-	}
-	return id
-}
-
-func (b *batch) deriveSpanID(seed string) pcommon.SpanID {
-	var id pcommon.SpanID
-	binary.BigEndian.PutUint64(id[:], b.seededHash("span", seed))
-	if id.IsEmpty() {
-		id[7] = 1
-	}
-	return id
-}
-
+// seededHash hashes the seed of a span's ids for one purpose (trace.hi,
+// trace.lo, span).
 func (b *batch) seededHash(purpose, seed string) uint64 {
-	h := b.digest
-	h.Reset()
-	_, _ = h.WriteString(purpose)
-	_, _ = h.Write([]byte{0})
-	_, _ = h.WriteString(seed)
-	return h.Sum64()
+	b.attrBuf = append(append(append(b.attrBuf[:0], purpose...), 0), seed...)
+	return xxhash.Sum64(b.attrBuf)
 }

@@ -11,73 +11,21 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
 	"github.com/mcp-bridge/otelcol-mcp/mcpconv"
 )
 
-// fieldID names a top-level field of an event. Every event type uses a
-// subset; the decoder reads any of them into the same event value, so the
-// "type" field may come anywhere in the object.
+// fieldID names a top-level field of an event: its index in fields. Every
+// event type uses a subset; the decoder reads any of them into the same
+// event value, so the "type" field may come anywhere in the object.
 type fieldID uint8
-
-const (
-	fType fieldID = iota
-	fID
-	fTime
-	fServiceName
-	fServiceInstanceID
-	fAttributes
-	fSamplingThreshold
-	fSeverity
-	fTraceID
-	fSpanID
-	fParentSpanID
-	fDurationMs
-	fMethod
-	fTarget
-	fTool
-	fResourceURI
-	fSessionID
-	fRequestID
-	fServerKey
-	fStrategy
-	fAttempt
-	fStatus
-	fErrorType
-	fErrorMessage
-	fRPCStatusCode
-	fProtocolVersion
-	fTransport
-	fClientAddress
-	fException
-	fToolCallID
-	fServerAddress
-	fServerPort
-	fArguments
-	fResult
-	fHealthStatus
-	fCheck
-	fLatencyMs
-	fMessage
-	fName
-	fURL
-	fVersion
-	fTools
-	fRequestCount
-	fErrorCount
-	fCloseReason
-	fCandidates
-	fReason
-	fToState
-	fFromState
-	fFailureCount
-	fActive
-	fIdle
-	fPending
-	numFields
-)
 
 // fieldNone marks an unknown field name.
 const fieldNone fieldID = 255
+
+// maxFields bounds the fields: each is a bit of an event's masks.
+const maxFields = 64
 
 // fieldKind says how a field's JSON value is read and checked.
 type fieldKind uint8
@@ -108,7 +56,12 @@ var kindWants = [...]string{
 	kindException: "an object", kindAttributes: "an object", kindThreshold: "a string",
 }
 
-var exceptionKeys = []string{"type", "message", "stacktrace"}
+// exceptionKeys are the members of an exception object, and exceptionAttrs
+// the attributes they become.
+var (
+	exceptionKeys  = [...]string{"type", "message", "stacktrace"}
+	exceptionAttrs = [...]string{mcpconv.ExceptionType, mcpconv.ExceptionMessage, mcpconv.ExceptionStacktrace}
+)
 
 // fieldSpec describes one field.
 type fieldSpec struct {
@@ -129,91 +82,73 @@ var (
 	breakerNames  = []string{mcpconv.BreakerClosed, mcpconv.BreakerOpen, mcpconv.BreakerHalfOpen}
 )
 
-var fields = [numFields]fieldSpec{
-	fType:              {name: "type", kind: kindType, doc: "Event type."},
-	fID:                {name: "id", kind: kindShort, doc: "Idempotency key chosen by the client (a UUID, say). A retry with the same id is stored once: it becomes the event id of log events and seeds trace_id/span_id of spans when those are absent. Without it the receiver derives one from the event's content."},
-	fTime:              {name: "time", kind: kindTime, doc: "Event time (spans: start time). RFC 3339 with up to nanosecond precision and a zone (2025-06-18T12:00:00.123Z), or unix nanoseconds as an integer or a string of digits. Between 2000-01-01T00:00:00Z and 2100-01-01T00:00:00Z."},
-	fServiceName:       {name: "service_name", kind: kindShort, doc: "Resource attribute service.name of the router."},
-	fServiceInstanceID: {name: "service_instance_id", kind: kindShort, doc: "Resource attribute service.instance.id of the router."},
-	fAttributes:        {name: "attributes", kind: kindAttributes, doc: "Extra attributes: string, number or boolean values, or arrays of those. Keys that a field of the event sets are refused."},
-	fSamplingThreshold: {name: "sampling_threshold", kind: kindThreshold, doc: "OpenTelemetry sampling threshold (tracestate ot=th) when the router sampled the event itself; the row's adjusted_count is derived from it."},
-	fSeverity:          {name: "severity", kind: kindEnum, enum: severityNames, doc: "Log severity."},
-	fTraceID:           {name: "trace_id", kind: kindTraceID, doc: "Trace id, 32 hex digits, not all zero."},
-	fSpanID:            {name: "span_id", kind: kindSpanID, doc: "Span id, 16 hex digits, not all zero."},
-	fParentSpanID:      {name: "parent_span_id", kind: kindSpanID, doc: "Parent span id, 16 hex digits, not all zero."},
-	fDurationMs:        {name: "duration_ms", kind: kindMillis, max: maxMillis, doc: "Duration in milliseconds (fractions allowed), at most one day."},
-	fMethod:            {name: "method", kind: kindShort, doc: "MCP method (mcp.method.name), e.g. tools/call."},
-	fTarget:            {name: "target", kind: kindShort, doc: "Low-cardinality target of the span name {method} {target}; defaults to tool."},
-	fTool:              {name: "tool", kind: kindShort, doc: "Tool name (gen_ai.tool.name)."},
-	fResourceURI:       {name: "resource_uri", kind: kindText, doc: "Resource URI (mcp.resource.uri)."},
-	fSessionID:         {name: "session_id", kind: kindShort, doc: "MCP session id (mcp.session.id)."},
-	fRequestID:         {name: "request_id", kind: kindStrOrInt, doc: "JSON-RPC request id (jsonrpc.request.id), string or integer."},
-	fServerKey:         {name: "server_key", kind: kindShort, doc: "Upstream server key (mcp.router.server.key)."},
-	fStrategy:          {name: "strategy", kind: kindShort, doc: "Load-balancing strategy (mcp.router.strategy)."},
-	fAttempt:           {name: "attempt", kind: kindInt, min: 1, max: math.MaxInt32, doc: "1-based attempt number (mcp.router.attempt)."},
-	fStatus:            {name: "status", kind: kindEnum, enum: statusNames, doc: "Span status; defaults to error when error_type, error_message or exception is set, else unset."},
-	fErrorType:         {name: "error_type", kind: kindShort, doc: "Low-cardinality error class (error.type)."},
-	fErrorMessage:      {name: "error_message", kind: kindText, doc: "Span status description; only with status error."},
-	fRPCStatusCode:     {name: "rpc_status_code", kind: kindStrOrInt, doc: "JSON-RPC error code (rpc.response.status_code), string or integer."},
-	fProtocolVersion:   {name: "protocol_version", kind: kindShort, doc: "MCP protocol version (mcp.protocol.version)."},
-	fTransport:         {name: "transport", kind: kindShort, doc: "Transport."},
-	fClientAddress:     {name: "client_address", kind: kindShort, doc: "Client address (client.address)."},
-	fException:         {name: "exception", kind: kindException, doc: "Exception: type, message (one of them required) and stacktrace."},
-	fToolCallID:        {name: "tool_call_id", kind: kindShort, doc: "Tool call id (gen_ai.tool.call.id)."},
-	fServerAddress:     {name: "server_address", kind: kindShort, doc: "Upstream host (server.address)."},
-	fServerPort:        {name: "server_port", kind: kindInt, min: 1, max: 65535, doc: "Upstream port (server.port)."},
-	fArguments:         {name: "arguments", kind: kindRawJSON, doc: "Tool arguments, any JSON value (mcp.router.tool.arguments; stored only when the exporter's tool_payloads is enabled)."},
-	fResult:            {name: "result", kind: kindRawJSON, doc: "Tool result, any JSON value (mcp.router.tool.result; stored only when the exporter's tool_payloads is enabled)."},
-	fHealthStatus:      {name: "health_status", kind: kindEnum, enum: healthNames, doc: "Health (mcp.router.health.status)."},
-	fCheck:             {name: "check", kind: kindShort, doc: "Kind of probe: ping, tools_list, http (mcp.router.health.check)."},
-	fLatencyMs:         {name: "latency_ms", kind: kindMillis, max: maxMillis, doc: "Probe latency in milliseconds (stored as mcp.router.health.latency in seconds)."},
-	fMessage:           {name: "message", kind: kindText, doc: "Human-readable message (the log body)."},
-	fName:              {name: "name", kind: kindShort, doc: "Display name (mcp.router.server.name)."},
-	fURL:               {name: "url", kind: kindText, doc: "Endpoint (mcp.router.server.url)."},
-	fVersion:           {name: "version", kind: kindShort, doc: "Implementation version (mcp.router.server.version)."},
-	fTools:             {name: "tools", kind: kindShortList, doc: "Tools the server offers (mcp.router.server.tools)."},
-	fRequestCount:      {name: "request_count", kind: kindInt, min: 0, max: math.MaxInt64, doc: "Requests since the session started (mcp.router.session.request_count)."},
-	fErrorCount:        {name: "error_count", kind: kindInt, min: 0, max: math.MaxInt64, doc: "Failed requests since the session started (mcp.router.session.error_count)."},
-	fCloseReason:       {name: "close_reason", kind: kindShort, doc: "Why the session ended (mcp.router.session.close_reason)."},
-	fCandidates:        {name: "candidates", kind: kindShortList, doc: "Servers considered (mcp.router.lb.candidates)."},
-	fReason:            {name: "reason", kind: kindText, doc: "Reason."},
-	fToState:           {name: "to_state", kind: kindEnum, enum: breakerNames, doc: "New breaker state (mcp.router.circuit_breaker.to_state)."},
-	fFromState:         {name: "from_state", kind: kindEnum, enum: breakerNames, doc: "Previous breaker state (mcp.router.circuit_breaker.from_state)."},
-	fFailureCount:      {name: "failure_count", kind: kindInt, min: 0, max: math.MaxInt64, doc: "Consecutive failures (mcp.router.circuit_breaker.failure_count)."},
-	fActive:            {name: "active", kind: kindInt, min: 0, max: math.MaxInt64, doc: "Connections in use."},
-	fIdle:              {name: "idle", kind: kindInt, min: 0, max: math.MaxInt64, doc: "Idle connections."},
-	fPending:           {name: "pending", kind: kindInt, min: 0, max: math.MaxInt64, doc: "Requests waiting for a connection."},
+// fields is the table of fields, in the order of their ids: field adds
+// one and returns its id, so the ids are the order of the declarations
+// below (the content id hashes them: append, never reorder).
+var fields []fieldSpec
+
+func field(spec fieldSpec) fieldID {
+	fields = append(fields, spec)
+	return fieldID(len(fields) - 1)
 }
 
-var fieldByName = func() map[string]fieldID {
-	m := make(map[string]fieldID, numFields)
-	for i, f := range fields {
-		m[f.name] = fieldID(i)
-	}
-	return m
-}()
+var (
+	fType              = field(fieldSpec{name: "type", kind: kindType, doc: "Event type."})
+	fID                = field(fieldSpec{name: "id", kind: kindShort, doc: "Idempotency key chosen by the client (a UUID, say). A retry with the same id is stored once: it becomes the event id of log events and seeds trace_id/span_id of spans when those are absent. Without it the receiver derives one from the event's content."})
+	fTime              = field(fieldSpec{name: "time", kind: kindTime, doc: "Event time (spans: start time). RFC 3339 with up to nanosecond precision and a zone (2025-06-18T12:00:00.123Z), or unix nanoseconds as an integer or a string of digits. Between 2000-01-01T00:00:00Z and 2100-01-01T00:00:00Z."})
+	fServiceName       = field(fieldSpec{name: "service_name", kind: kindShort, doc: "Resource attribute service.name of the router."})
+	fServiceInstanceID = field(fieldSpec{name: "service_instance_id", kind: kindShort, doc: "Resource attribute service.instance.id of the router."})
+	fAttributes        = field(fieldSpec{name: "attributes", kind: kindAttributes, doc: "Extra attributes: string, number or boolean values, or arrays of those. Keys that a field of the event sets are refused."})
+	fSamplingThreshold = field(fieldSpec{name: "sampling_threshold", kind: kindThreshold, doc: "OpenTelemetry sampling threshold (tracestate ot=th) when the router sampled the event itself; the row's adjusted_count is derived from it."})
+	fSeverity          = field(fieldSpec{name: "severity", kind: kindEnum, enum: severityNames, doc: "Log severity."})
+	fTraceID           = field(fieldSpec{name: "trace_id", kind: kindTraceID, doc: "Trace id, 32 hex digits, not all zero."})
+	fSpanID            = field(fieldSpec{name: "span_id", kind: kindSpanID, doc: "Span id, 16 hex digits, not all zero."})
+	fParentSpanID      = field(fieldSpec{name: "parent_span_id", kind: kindSpanID, doc: "Parent span id, 16 hex digits, not all zero."})
+	fDurationMs        = field(fieldSpec{name: "duration_ms", kind: kindMillis, max: maxMillis, doc: "Duration in milliseconds (fractions allowed), at most one day."})
+	fMethod            = field(fieldSpec{name: "method", kind: kindShort, doc: "MCP method (mcp.method.name), e.g. tools/call."})
+	fTarget            = field(fieldSpec{name: "target", kind: kindShort, doc: "Low-cardinality target of the span name {method} {target}; defaults to tool."})
+	fTool              = field(fieldSpec{name: "tool", kind: kindShort, doc: "Tool name (gen_ai.tool.name)."})
+	fResourceURI       = field(fieldSpec{name: "resource_uri", kind: kindText, doc: "Resource URI (mcp.resource.uri)."})
+	fSessionID         = field(fieldSpec{name: "session_id", kind: kindShort, doc: "MCP session id (mcp.session.id)."})
+	fRequestID         = field(fieldSpec{name: "request_id", kind: kindStrOrInt, doc: "JSON-RPC request id (jsonrpc.request.id), string or integer."})
+	fServerKey         = field(fieldSpec{name: "server_key", kind: kindShort, doc: "Upstream server key (mcp.router.server.key)."})
+	fStrategy          = field(fieldSpec{name: "strategy", kind: kindShort, doc: "Load-balancing strategy (mcp.router.strategy)."})
+	fAttempt           = field(fieldSpec{name: "attempt", kind: kindInt, min: 1, max: math.MaxInt32, doc: "1-based attempt number (mcp.router.attempt)."})
+	fStatus            = field(fieldSpec{name: "status", kind: kindEnum, enum: statusNames, doc: "Span status; defaults to error when error_type, error_message or exception is set, else unset."})
+	fErrorType         = field(fieldSpec{name: "error_type", kind: kindShort, doc: "Low-cardinality error class (error.type)."})
+	fErrorMessage      = field(fieldSpec{name: "error_message", kind: kindText, doc: "Span status description; only with status error."})
+	fRPCStatusCode     = field(fieldSpec{name: "rpc_status_code", kind: kindStrOrInt, doc: "JSON-RPC error code (rpc.response.status_code), string or integer."})
+	fProtocolVersion   = field(fieldSpec{name: "protocol_version", kind: kindShort, doc: "MCP protocol version (mcp.protocol.version)."})
+	fTransport         = field(fieldSpec{name: "transport", kind: kindShort, doc: "Transport."})
+	fClientAddress     = field(fieldSpec{name: "client_address", kind: kindShort, doc: "Client address (client.address)."})
+	fException         = field(fieldSpec{name: "exception", kind: kindException, doc: "Exception: type, message (one of them required) and stacktrace."})
+	fToolCallID        = field(fieldSpec{name: "tool_call_id", kind: kindShort, doc: "Tool call id (gen_ai.tool.call.id)."})
+	fServerAddress     = field(fieldSpec{name: "server_address", kind: kindShort, doc: "Upstream host (server.address)."})
+	fServerPort        = field(fieldSpec{name: "server_port", kind: kindInt, min: 1, max: 65535, doc: "Upstream port (server.port)."})
+	fArguments         = field(fieldSpec{name: "arguments", kind: kindRawJSON, doc: "Tool arguments, any JSON value (mcp.router.tool.arguments; stored only when the exporter's tool_payloads is enabled)."})
+	fResult            = field(fieldSpec{name: "result", kind: kindRawJSON, doc: "Tool result, any JSON value (mcp.router.tool.result; stored only when the exporter's tool_payloads is enabled)."})
+	fHealthStatus      = field(fieldSpec{name: "health_status", kind: kindEnum, enum: healthNames, doc: "Health (mcp.router.health.status)."})
+	fCheck             = field(fieldSpec{name: "check", kind: kindShort, doc: "Kind of probe: ping, tools_list, http (mcp.router.health.check)."})
+	fLatencyMs         = field(fieldSpec{name: "latency_ms", kind: kindMillis, max: maxMillis, doc: "Probe latency in milliseconds (stored as mcp.router.health.latency in seconds)."})
+	fMessage           = field(fieldSpec{name: "message", kind: kindText, doc: "Human-readable message (the log body)."})
+	fName              = field(fieldSpec{name: "name", kind: kindShort, doc: "Display name (mcp.router.server.name)."})
+	fURL               = field(fieldSpec{name: "url", kind: kindText, doc: "Endpoint (mcp.router.server.url)."})
+	fVersion           = field(fieldSpec{name: "version", kind: kindShort, doc: "Implementation version (mcp.router.server.version)."})
+	fTools             = field(fieldSpec{name: "tools", kind: kindShortList, doc: "Tools the server offers (mcp.router.server.tools)."})
+	fRequestCount      = field(fieldSpec{name: "request_count", kind: kindInt, min: 0, max: math.MaxInt64, doc: "Requests since the session started (mcp.router.session.request_count)."})
+	fErrorCount        = field(fieldSpec{name: "error_count", kind: kindInt, min: 0, max: math.MaxInt64, doc: "Failed requests since the session started (mcp.router.session.error_count)."})
+	fCloseReason       = field(fieldSpec{name: "close_reason", kind: kindShort, doc: "Why the session ended (mcp.router.session.close_reason)."})
+	fCandidates        = field(fieldSpec{name: "candidates", kind: kindShortList, doc: "Servers considered (mcp.router.lb.candidates)."})
+	fReason            = field(fieldSpec{name: "reason", kind: kindText, doc: "Reason."})
+	fToState           = field(fieldSpec{name: "to_state", kind: kindEnum, enum: breakerNames, doc: "New breaker state (mcp.router.circuit_breaker.to_state)."})
+	fFromState         = field(fieldSpec{name: "from_state", kind: kindEnum, enum: breakerNames, doc: "Previous breaker state (mcp.router.circuit_breaker.from_state)."})
+	fFailureCount      = field(fieldSpec{name: "failure_count", kind: kindInt, min: 0, max: math.MaxInt64, doc: "Consecutive failures (mcp.router.circuit_breaker.failure_count)."})
+	fActive            = field(fieldSpec{name: "active", kind: kindInt, min: 0, max: math.MaxInt64, doc: "Connections in use."})
+	fIdle              = field(fieldSpec{name: "idle", kind: kindInt, min: 0, max: math.MaxInt64, doc: "Idle connections."})
+	fPending           = field(fieldSpec{name: "pending", kind: kindInt, min: 0, max: math.MaxInt64, doc: "Requests waiting for a connection."})
+)
 
 func bit(f fieldID) uint64 { return 1 << f }
-
-// eventType is the kind of a JSON event.
-type eventType uint8
-
-const (
-	typeRouting eventType = iota
-	typeToolCall
-	typeHealthCheck
-	typeServerRegistered
-	typeServerDeregistered
-	typeServerHealthChanged
-	typeSessionStart
-	typeSessionStats
-	typeSessionEnd
-	typeLBDecision
-	typeBreakerStateChange
-	typeError
-	typePoolStats
-	numTypes
-)
 
 // signal is the pipeline an event type goes to.
 type signal uint8
@@ -244,9 +179,12 @@ type typeSpec struct {
 	// eventName is the log record's EventName (log events only).
 	eventName string
 	// body is the field that becomes the log body (log events only).
-	body   fieldID
-	fields []typeField
-	doc    string
+	body fieldID
+	// spanKind is the kind of the span (span events only): a tool_call is
+	// the CLIENT span of a tools/call.
+	spanKind ptrace.SpanKind
+	fields   []typeField
+	doc      string
 
 	// Derived at init.
 	allowed  uint64
@@ -257,11 +195,17 @@ type typeSpec struct {
 func req(id fieldID, attr string) typeField { return typeField{id: id, attr: attr, required: true} }
 func opt(id fieldID, attr string) typeField { return typeField{id: id, attr: attr} }
 
-// Fields every event takes.
+// Every event type takes the common fields first, and ends with the fields
+// of its signal.
 var commonFields = []typeField{
 	req(fType, ""), opt(fID, ""), req(fTime, ""),
 	opt(fServiceName, mcpconv.ServiceName), opt(fServiceInstanceID, mcpconv.ServiceInstanceID),
 	opt(fAttributes, ""),
+}
+
+var signalFields = [numSignals][]typeField{
+	signalTraces: {opt(fException, ""), opt(fSamplingThreshold, "")},
+	signalLogs:   {opt(fSeverity, ""), opt(fSamplingThreshold, mcpconv.SamplingThreshold)},
 }
 
 // Attribute keys the receiver sets itself (or that mean something else) and
@@ -277,11 +221,10 @@ var sessionFields = []typeField{
 	opt(fRequestCount, mcpconv.SessionRequestCount),
 	opt(fErrorCount, mcpconv.SessionErrorCount),
 	opt(fCloseReason, mcpconv.SessionCloseReason),
-	opt(fSeverity, ""), opt(fSamplingThreshold, mcpconv.SamplingThreshold),
 }
 
-var types = [numTypes]typeSpec{
-	typeRouting: {name: "routing", signal: signalTraces,
+var types = []typeSpec{
+	{name: "routing", signal: signalTraces, spanKind: ptrace.SpanKindServer,
 		doc: "A request the router received: a SERVER span named {method} {target} (routing_log).",
 		fields: []typeField{
 			req(fMethod, mcpconv.MethodName), opt(fTarget, ""), req(fDurationMs, ""),
@@ -293,9 +236,8 @@ var types = [numTypes]typeSpec{
 			opt(fRPCStatusCode, mcpconv.RPCResponseStatusCode), opt(fProtocolVersion, mcpconv.ProtocolVersion),
 			{id: fTransport, attr: mcpconv.NetworkTransport, doc: "Network transport (network.transport): tcp, pipe, ..."},
 			opt(fClientAddress, mcpconv.ClientAddress),
-			opt(fException, ""), opt(fSamplingThreshold, ""),
 		}},
-	typeToolCall: {name: "tool_call", signal: signalTraces,
+	{name: "tool_call", signal: signalTraces, spanKind: ptrace.SpanKindClient,
 		doc: "A tools/call to an upstream server: a CLIENT span named tools/call {tool} (tool_call_record).",
 		fields: []typeField{
 			req(fTool, mcpconv.ToolName), req(fDurationMs, ""),
@@ -307,44 +249,39 @@ var types = [numTypes]typeSpec{
 			opt(fStatus, ""), opt(fErrorType, mcpconv.ErrorType), opt(fErrorMessage, ""),
 			opt(fRPCStatusCode, mcpconv.RPCResponseStatusCode),
 			opt(fArguments, mcpconv.ToolArguments), opt(fResult, mcpconv.ToolResult),
-			opt(fException, ""), opt(fSamplingThreshold, ""),
 		}},
-	typeHealthCheck: {name: "health_check", signal: signalLogs, eventName: mcpconv.EventHealthCheck, body: fMessage,
+	{name: "health_check", signal: signalLogs, eventName: mcpconv.EventHealthCheck, body: fMessage,
 		doc: "One probe of an upstream server (health_check_record).",
 		fields: []typeField{
 			req(fServerKey, mcpconv.ServerKey), req(fHealthStatus, mcpconv.HealthStatus),
 			opt(fCheck, mcpconv.HealthCheck), opt(fLatencyMs, mcpconv.HealthLatency),
 			opt(fErrorType, mcpconv.ErrorType), opt(fMessage, ""),
-			opt(fSeverity, ""), opt(fSamplingThreshold, mcpconv.SamplingThreshold),
 		}},
-	typeServerRegistered: {name: "server_registered", signal: signalLogs, eventName: mcpconv.EventServerRegistered, body: fieldNone,
+	{name: "server_registered", signal: signalLogs, eventName: mcpconv.EventServerRegistered, body: fieldNone,
 		doc: "An upstream server joined the registry (mcp_server upsert).",
 		fields: []typeField{
 			req(fServerKey, mcpconv.ServerKey), opt(fName, mcpconv.ServerName), opt(fURL, mcpconv.ServerURL),
 			opt(fVersion, mcpconv.ServerVersion),
 			{id: fTransport, attr: mcpconv.ServerTransport, doc: "How the router reaches the server (mcp.router.server.transport): stdio, sse, streamable_http."},
 			opt(fTools, mcpconv.ServerTools), opt(fHealthStatus, mcpconv.HealthStatus),
-			opt(fSeverity, ""), opt(fSamplingThreshold, mcpconv.SamplingThreshold),
 		}},
-	typeServerDeregistered: {name: "server_deregistered", signal: signalLogs, eventName: mcpconv.EventServerDeregistered, body: fieldNone,
+	{name: "server_deregistered", signal: signalLogs, eventName: mcpconv.EventServerDeregistered, body: fieldNone,
 		doc: "An upstream server left the registry (mcp_server upsert).",
 		fields: []typeField{
 			req(fServerKey, mcpconv.ServerKey),
-			opt(fSeverity, ""), opt(fSamplingThreshold, mcpconv.SamplingThreshold),
 		}},
-	typeServerHealthChanged: {name: "server_health_changed", signal: signalLogs, eventName: mcpconv.EventServerHealthChanged, body: fieldNone,
+	{name: "server_health_changed", signal: signalLogs, eventName: mcpconv.EventServerHealthChanged, body: fieldNone,
 		doc: "An upstream server's health changed (mcp_server upsert).",
 		fields: []typeField{
 			req(fServerKey, mcpconv.ServerKey), req(fHealthStatus, mcpconv.HealthStatus),
-			opt(fSeverity, ""), opt(fSamplingThreshold, mcpconv.SamplingThreshold),
 		}},
-	typeSessionStart: {name: "session_start", signal: signalLogs, eventName: mcpconv.EventSessionStart, body: fieldNone,
+	{name: "session_start", signal: signalLogs, eventName: mcpconv.EventSessionStart, body: fieldNone,
 		doc: "A client session opened (session_record upsert).", fields: sessionFields},
-	typeSessionStats: {name: "session_stats", signal: signalLogs, eventName: mcpconv.EventSessionStats, body: fieldNone,
+	{name: "session_stats", signal: signalLogs, eventName: mcpconv.EventSessionStats, body: fieldNone,
 		doc: "Periodic session counters, cumulative (session_record upsert).", fields: sessionFields},
-	typeSessionEnd: {name: "session_end", signal: signalLogs, eventName: mcpconv.EventSessionEnd, body: fieldNone,
+	{name: "session_end", signal: signalLogs, eventName: mcpconv.EventSessionEnd, body: fieldNone,
 		doc: "A client session closed (session_record upsert).", fields: sessionFields},
-	typeLBDecision: {name: "lb_decision", signal: signalLogs, eventName: mcpconv.EventLBDecision, body: fieldNone,
+	{name: "lb_decision", signal: signalLogs, eventName: mcpconv.EventLBDecision, body: fieldNone,
 		doc: "A load-balancer choice (lb_decision).",
 		fields: []typeField{
 			opt(fTraceID, ""), opt(fSpanID, ""),
@@ -352,26 +289,23 @@ var types = [numTypes]typeSpec{
 			opt(fMethod, mcpconv.MethodName), opt(fTool, mcpconv.ToolName),
 			opt(fStrategy, mcpconv.Strategy), {id: fServerKey, attr: mcpconv.ServerKey, doc: "The server chosen (mcp.router.server.key)."},
 			opt(fCandidates, mcpconv.LBCandidates), {id: fReason, attr: mcpconv.LBReason, doc: "Why the chosen server won (mcp.router.lb.reason)."},
-			opt(fSeverity, ""), opt(fSamplingThreshold, mcpconv.SamplingThreshold),
 		}},
-	typeBreakerStateChange: {name: "circuit_breaker_state_change", signal: signalLogs, eventName: mcpconv.EventBreakerStateChange, body: fReason,
+	{name: "circuit_breaker_state_change", signal: signalLogs, eventName: mcpconv.EventBreakerStateChange, body: fReason,
 		doc: "A circuit breaker changed state (circuit_breaker_event).",
 		fields: []typeField{
 			req(fServerKey, mcpconv.ServerKey), req(fToState, mcpconv.BreakerToState),
 			opt(fFromState, mcpconv.BreakerFromState), opt(fFailureCount, mcpconv.BreakerFailureCount),
 			{id: fReason, doc: "Why the state changed (the log body)."},
-			opt(fSeverity, ""), opt(fSamplingThreshold, mcpconv.SamplingThreshold),
 		}},
-	typeError: {name: "error", signal: signalLogs, eventName: mcpconv.EventError, body: fMessage,
+	{name: "error", signal: signalLogs, eventName: mcpconv.EventError, body: fMessage,
 		doc: "An error that belongs to no span (error_log).",
 		fields: []typeField{
 			req(fMessage, ""), opt(fErrorType, mcpconv.ErrorType), opt(fException, ""),
 			opt(fTraceID, ""), opt(fSpanID, ""),
 			opt(fRequestID, mcpconv.JSONRPCRequestID), opt(fSessionID, mcpconv.SessionID),
 			opt(fServerKey, mcpconv.ServerKey), opt(fMethod, mcpconv.MethodName), opt(fTool, mcpconv.ToolName),
-			opt(fSeverity, ""), opt(fSamplingThreshold, mcpconv.SamplingThreshold),
 		}},
-	typePoolStats: {name: "pool_stats", signal: signalMetrics,
+	{name: "pool_stats", signal: signalMetrics,
 		doc: "Connection-pool sizes of one upstream server: the gauge mcp.router.pool.connections, one point per state given (metric_point). At least one of active, idle, pending.",
 		fields: []typeField{
 			req(fServerKey, mcpconv.ServerKey),
@@ -379,18 +313,23 @@ var types = [numTypes]typeSpec{
 		}},
 }
 
-var typeByName = func() map[string]eventType {
-	m := make(map[string]eventType, numTypes)
-	for i := range types {
-		m[types[i].name] = eventType(i)
-	}
-	return m
-}()
+// fieldByName and typeByName look the names of the JSON up.
+var (
+	fieldByName = map[string]fieldID{}
+	typeByName  = map[string]*typeSpec{}
+)
 
 func init() {
+	if len(fields) > maxFields {
+		panic("more fields than an event's masks hold")
+	}
+	for i, f := range fields {
+		fieldByName[f.name] = fieldID(i)
+	}
 	for i := range types {
 		t := &types[i]
-		t.fields = append(append([]typeField(nil), commonFields...), t.fields...)
+		typeByName[t.name] = t
+		t.fields = slices.Concat(commonFields, t.fields, signalFields[t.signal])
 		t.reserved = map[string]string{}
 		for _, k := range commonReserved {
 			t.reserved[k] = "the receiver"
@@ -404,12 +343,12 @@ func init() {
 				t.reserved[f.attr] = "the field " + fields[f.id].name
 			}
 			if f.id == fException && t.signal == signalLogs {
-				for _, k := range []string{mcpconv.ExceptionType, mcpconv.ExceptionMessage, mcpconv.ExceptionStacktrace} {
+				for _, k := range exceptionAttrs {
 					t.reserved[k] = "the field exception"
 				}
 			}
 		}
-		if i == int(typeToolCall) {
+		if t.spanKind == ptrace.SpanKindClient {
 			t.reserved[mcpconv.MethodName] = "the receiver (tools/call)"
 			t.reserved[mcpconv.OperationName] = "the receiver (execute_tool)"
 		}
@@ -428,7 +367,7 @@ func (e *event) setString(id fieldID, v string) (reason string) {
 		if !ok {
 			return "unknown event type " + quoted(v)
 		}
-		e.typ, e.typeOK = t, true
+		e.typ = t
 	case kindTime:
 		n, isInt := parseInt(v)
 		if !isInt || v[0] == '-' {
@@ -583,27 +522,29 @@ func parseInt[T ~string | ~[]byte](b T) (n int64, ok bool) {
 	return int64(u), !neg && u <= 1<<63-1
 }
 
-// excerptLength bounds the part of a refused value quoted in a reason.
-const excerptLength = 64
-
-// quoted quotes a value for a reason, shortened when long.
+// quoted quotes a refused value for a reason, shortened when long.
 func quoted(v string) string {
-	if len(v) <= excerptLength {
-		return strconv.Quote(v)
+	head, more := shorten(v)
+	return strconv.Quote(head) + more
+}
+
+// excerpt is the text of a refused number for a reason, shortened when long.
+func excerpt(raw []byte) string {
+	head, more := shorten(string(raw))
+	return head + more
+}
+
+// shorten cuts v to 64 bytes at most, at a character boundary; more is
+// "..." when it did.
+func shorten(v string) (head, more string) {
+	cut := 64
+	if len(v) <= cut {
+		return v, ""
 	}
-	cut := excerptLength
 	for cut > 0 && !utf8.RuneStart(v[cut]) {
 		cut--
 	}
-	return strconv.Quote(v[:cut]) + "..."
-}
-
-// excerpt shortens the text of a refused number for a reason.
-func excerpt(raw []byte) string {
-	if len(raw) <= excerptLength {
-		return string(raw)
-	}
-	return string(raw[:excerptLength]) + "..."
+	return v[:cut], "..."
 }
 
 func quoteList(list []string) string {

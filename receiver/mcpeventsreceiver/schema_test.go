@@ -68,7 +68,7 @@ func eventsSchema(t *testing.T) []byte {
 			"additionalProperties": false,
 		},
 	}
-	variants := make([]any, 0, numTypes)
+	variants := make([]any, 0, len(types))
 	for i := range types {
 		spec := &types[i]
 		props := map[string]any{}
