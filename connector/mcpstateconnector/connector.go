@@ -2,6 +2,7 @@ package mcpstateconnector
 
 import (
 	"context"
+	"fmt"
 	"sort"
 	"sync"
 	"time"
@@ -85,8 +86,8 @@ type mcpState struct {
 	servers  map[serverID]*serverState
 	sessions map[router]*sessionState
 
-	stop chan struct{}
-	done chan struct{}
+	stop context.CancelFunc // ends the flush loop and the emission in flight
+	done chan struct{}      // closed when the flush loop has returned
 }
 
 var _ connector.Logs = (*mcpState)(nil)
@@ -105,32 +106,39 @@ func (c *mcpState) Capabilities() consumer.Capabilities {
 
 // Start begins the flush loop.
 func (c *mcpState) Start(context.Context, component.Host) error {
-	c.stop, c.done = make(chan struct{}), make(chan struct{})
-	go c.loop()
+	ctx, stop := context.WithCancel(context.Background())
+	c.stop, c.done = stop, make(chan struct{})
+	go c.loop(ctx)
 	return nil
 }
 
-// Shutdown stops the flush loop; the state is not flushed again.
-func (c *mcpState) Shutdown(context.Context) error {
-	if c.stop != nil {
-		close(c.stop)
-		<-c.done
-		c.stop = nil
+// Shutdown stops the flush loop, cancelling an emission in flight, and
+// waits for it until ctx ends; the state is not flushed again. The pipeline
+// after the connector is still running then, and may be slow to give up.
+func (c *mcpState) Shutdown(ctx context.Context) error {
+	if c.stop == nil {
+		return nil
 	}
-	return nil
+	c.stop()
+	select {
+	case <-c.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("mcpstate: the state's emission has not returned: %w", ctx.Err())
+	}
 }
 
-func (c *mcpState) loop() {
+func (c *mcpState) loop(ctx context.Context) {
 	defer close(c.done)
 	ticker := time.NewTicker(c.cfg.FlushInterval)
 	defer ticker.Stop()
 	for {
 		select {
-		case <-c.stop:
+		case <-ctx.Done():
 			return
 		case <-ticker.C:
 			if md := c.snapshot(); md.DataPointCount() > 0 {
-				if err := c.next.ConsumeMetrics(context.Background(), md); err != nil {
+				if err := c.next.ConsumeMetrics(ctx, md); err != nil && ctx.Err() == nil {
 					c.logger.Warn("mcpstate: emitting the state failed", zap.Error(err))
 				}
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -271,4 +272,77 @@ func TestFlushLoopEmitsTheState(t *testing.T) {
 func TestShutdownWithoutStart(t *testing.T) {
 	c, _ := newTestConnector(t, createDefaultConfig())
 	require.NoError(t, c.Shutdown(context.Background()))
+}
+
+// stuckMetrics holds every emission until released; honoursCtx says whether
+// it gives up when the emission's context ends.
+type stuckMetrics struct {
+	consumertest.MetricsSink
+	honoursCtx bool
+	inside     atomic.Int32
+	release    chan struct{}
+}
+
+func (s *stuckMetrics) ConsumeMetrics(ctx context.Context, md pmetric.Metrics) error {
+	s.inside.Add(1)
+	defer s.inside.Add(-1)
+	if s.honoursCtx {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.release:
+		}
+	} else {
+		<-s.release
+	}
+	return s.MetricsSink.ConsumeMetrics(ctx, md)
+}
+
+// TestShutdownDuringAStuckEmission: the pipeline after the connector does
+// not take the state. Shutdown cancels the emission and, when the pipeline
+// does not give up, returns at its deadline rather than waiting for it.
+func TestShutdownDuringAStuckEmission(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		honoursCtx bool
+		shutdown   func() (context.Context, context.CancelFunc)
+		wantErr    error
+	}{
+		{name: "pipeline gives up on cancellation", honoursCtx: true,
+			shutdown: func() (context.Context, context.CancelFunc) { return context.WithCancel(context.Background()) }},
+		{name: "pipeline ignores cancellation", honoursCtx: false, wantErr: context.DeadlineExceeded,
+			shutdown: func() (context.Context, context.CancelFunc) {
+				return context.WithTimeout(context.Background(), 50*time.Millisecond)
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			next := &stuckMetrics{honoursCtx: tc.honoursCtx, release: make(chan struct{})}
+			cfg := &Config{FlushInterval: time.Millisecond}
+			conn, err := NewFactory().CreateLogsToMetrics(context.Background(), connectortest.NewNopSettings(metadata.Type), cfg, next)
+			require.NoError(t, err)
+			require.NoError(t, conn.Start(context.Background(), componenttest.NewNopHost()))
+			done := conn.(*mcpState).done
+			t.Cleanup(func() {
+				close(next.release)
+				<-done // no goroutine left for goleak
+			})
+			require.NoError(t, conn.ConsumeLogs(context.Background(), logs(t, breaker("r", "a", "open", 0))))
+			require.Eventually(t, func() bool { return next.inside.Load() == 1 }, 10*time.Second, time.Millisecond)
+
+			ctx, cancel := tc.shutdown()
+			defer cancel()
+			returned := make(chan error, 1)
+			go func() { returned <- conn.Shutdown(ctx) }()
+			select {
+			case err = <-returned:
+			case <-time.After(time.Minute):
+				t.Fatal("Shutdown waited for the stuck emission past its deadline")
+			}
+			if tc.wantErr == nil {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorIs(t, err, tc.wantErr)
+		})
+	}
 }
