@@ -81,8 +81,8 @@ func BenchmarkRoutingLogCommit(b *testing.B) {
 
 	e, err := newPGExporter(testConfig(testDB.DSN, "bench_exporter"), exportertest.NewNopSettings(metadata.Type))
 	require.NoError(b, err)
-	require.NoError(b, e.start(ctx, componenttest.NewNopHost()))
-	defer func() { require.NoError(b, e.shutdown(ctx)) }()
+	require.NoError(b, e.Start(ctx, componenttest.NewNopHost()))
+	defer func() { require.NoError(b, e.Shutdown(ctx)) }()
 	require.NoError(b, e.pushTraces(ctx, benchTraces(seq))) // schema applied, connection warm
 	seq++
 

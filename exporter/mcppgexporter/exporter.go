@@ -17,6 +17,7 @@ import (
 
 	"github.com/mcp-bridge/otelcol-mcp/exporter/mcppgexporter/internal/metadata"
 	"github.com/mcp-bridge/otelcol-mcp/extension/partitionmgr"
+	"github.com/mcp-bridge/otelcol-mcp/internal/sharedcomponent"
 )
 
 // pgExporter owns the connection pool and the writer; the traces, logs and
@@ -31,8 +32,7 @@ type pgExporter struct {
 	unmapped  *unmappedReporter
 
 	mu      sync.Mutex
-	signals int // signal exporters created over this config
-	started int // signals started and not yet shut down
+	signals int // signal exporters created over this config; sizes the pool
 }
 
 func newPGExporter(cfg *Config, set exporter.Settings) (*pgExporter, error) {
@@ -45,59 +45,37 @@ func newPGExporter(cfg *Config, set exporter.Settings) (*pgExporter, error) {
 }
 
 // sharedExporters hands the signals of one configured component the same
-// pgExporter; the collector passes them the same *Config.
-var sharedExporters = struct {
-	sync.Mutex
-	m map[*Config]*pgExporter
-}{m: map[*Config]*pgExporter{}}
+// pgExporter (the collector passes them the same *Config): the first signal
+// to start opens the pool, the last to shut down closes it, after every
+// signal's exporterhelper has drained (or persisted) its queue.
+var sharedExporters = sharedcomponent.NewMap[*Config, *pgExporter]()
 
-func sharedExporter(cfg *Config, set exporter.Settings) (*pgExporter, error) {
-	sharedExporters.Lock()
-	defer sharedExporters.Unlock()
-	e, ok := sharedExporters.m[cfg]
-	if !ok {
-		var err error
-		if e, err = newPGExporter(cfg, set); err != nil {
-			return nil, err
-		}
-		sharedExporters.m[cfg] = e
+func sharedExporter(cfg *Config, set exporter.Settings) (*sharedcomponent.Ref[*pgExporter], error) {
+	ref, err := sharedExporters.LoadOrStore(cfg, func() (*pgExporter, error) { return newPGExporter(cfg, set) })
+	if err != nil {
+		return nil, err
 	}
+	e := ref.Unwrap()
 	e.mu.Lock()
 	e.signals++
 	e.mu.Unlock()
-	return e, nil
+	return ref, nil
 }
 
-// start opens the pool for the first signal that starts; the others reuse it.
-func (e *pgExporter) start(ctx context.Context, host component.Host) error {
+// Start opens the pool.
+func (e *pgExporter) Start(ctx context.Context, host component.Host) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.started++
-	if e.started > 1 {
-		return nil
-	}
 	return e.openPool(ctx, host)
 }
 
-// shutdown closes the pool when the last signal has shut down, after its
-// exporterhelper has drained (or persisted) its queue.
-func (e *pgExporter) shutdown(context.Context) error {
+// Shutdown unregisters the pool gauge's callback and closes the pool (none
+// when Start was not called: a collector that failed to start shuts down
+// what it created). The queues are drained by then, so no commit holds a
+// connection the close would wait for.
+func (e *pgExporter) Shutdown(context.Context) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.started > 0 {
-		e.started--
-	}
-	if e.started > 0 {
-		return nil
-	}
-	// The last started signal, or one never started (a collector that
-	// failed to start shuts down what it created): the entry goes either way.
-	sharedExporters.Lock()
-	if sharedExporters.m[e.cfg] == e {
-		delete(sharedExporters.m, e.cfg)
-	}
-	sharedExporters.Unlock()
-	// Unregisters the pool gauge's callback.
 	e.telemetry.Shutdown()
 	if e.pool != nil {
 		e.pool.Close()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -328,14 +329,55 @@ func TestNeverStartedExporterLeavesNoSharedEntry(t *testing.T) {
 	set := exportertest.NewNopSettings(metadata.Type)
 	exp, err := NewFactory().CreateTraces(context.Background(), set, cfg)
 	require.NoError(t, err)
-	sharedExporters.Lock()
-	_, created := sharedExporters.m[cfg]
-	sharedExporters.Unlock()
+	_, created := sharedExporters.Load(cfg)
 	require.True(t, created)
 
 	require.NoError(t, exp.Shutdown(context.Background()))
-	sharedExporters.Lock()
-	_, left := sharedExporters.m[cfg]
-	sharedExporters.Unlock()
+	_, left := sharedExporters.Load(cfg)
 	assert.False(t, left, "the shared exporter of a never-started component is still registered")
+}
+
+// TestFailedCreateLeavesNoSharedEntry: a signal whose exporterhelper cannot
+// be built lets go of the shared exporter it took (the collector never sees
+// that signal, so never shuts it down).
+func TestFailedCreateLeavesNoSharedEntry(t *testing.T) {
+	cfg := createDefaultConfig().(*Config)
+	cfg.DSN = "postgres://postgres@127.0.0.1:5432/never_built"
+	set := exportertest.NewNopSettings(metadata.Type)
+	set.Logger = nil // exporterhelper refuses to build without one
+	_, err := NewFactory().CreateTraces(context.Background(), set, cfg)
+	require.Error(t, err)
+	_, left := sharedExporters.Load(cfg)
+	assert.False(t, left, "the shared exporter of a signal that was never built is still registered")
+}
+
+// TestUnstartedSignalKeepsThePoolOfTheStartedOne: when a collector fails to
+// start, it shuts down the signals it started and those it did not, in any
+// order. Shutting down a signal that never started must not close the pool
+// a started signal still drains its queue into.
+func TestUnstartedSignalKeepsThePoolOfTheStartedOne(t *testing.T) {
+	ctx := context.Background()
+	pool := testPool(t)
+	s := freshSchema("unstarted_signal")
+	cfg := testConfig(testDB.DSN, s)
+	cfg.QueueConfig.Get().StorageID = nil // in memory
+	set := exportertest.NewNopSettings(metadata.Type)
+	set.Logger = zaptest.NewLogger(t)
+	traces, err := NewFactory().CreateTraces(ctx, set, cfg)
+	require.NoError(t, err)
+	logs, err := NewFactory().CreateLogs(ctx, set, cfg)
+	require.NoError(t, err)
+	// exporterhelper's Shutdown may be called once only.
+	shutdownLogs := sync.OnceValue(func() error { return logs.Shutdown(ctx) })
+	t.Cleanup(func() {
+		require.NoError(t, shutdownLogs())
+		require.NoError(t, traces.Shutdown(ctx))
+		_, left := sharedExporters.Load(cfg)
+		assert.False(t, left)
+	})
+	require.NoError(t, traces.Start(ctx, componenttest.NewNopHost()))
+
+	require.NoError(t, shutdownLogs())
+	require.NoError(t, traces.ConsumeTraces(ctx, routerTraces(0, 50)))
+	waitForRows(t, pool, s, map[string]int{"routing_log": 50, "tool_call_record": 50, "error_log": failuresIn(0, 50)})
 }

@@ -3,6 +3,7 @@ package mcppgexporter
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
@@ -13,6 +14,7 @@ import (
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 
 	"github.com/mcp-bridge/otelcol-mcp/exporter/mcppgexporter/internal/metadata"
+	"github.com/mcp-bridge/otelcol-mcp/internal/sharedcomponent"
 )
 
 // NewFactory creates a factory for the mcppg exporter.
@@ -61,48 +63,48 @@ func createDefaultConfig() component.Config {
 
 func createTracesExporter(ctx context.Context, set exporter.Settings, cfg component.Config) (exporter.Traces, error) {
 	c := cfg.(*Config)
-	e, err := sharedExporter(c, set)
+	ref, err := sharedExporter(c, set)
 	if err != nil {
 		return nil, err
 	}
-	exp, err := exporterhelper.NewTraces(ctx, queueSettings(set, c), cfg, e.pushTraces, helperOptions(c, e)...)
+	exp, err := exporterhelper.NewTraces(ctx, queueSettings(set, c), cfg, ref.Unwrap().pushTraces, helperOptions(c, ref)...)
 	if err != nil {
-		return nil, err
+		return nil, errors.Join(err, ref.Shutdown(ctx)) // this signal's hold on the shared exporter
 	}
 	return &admittingTraces{Traces: exp, adm: newAdmission(c)}, nil
 }
 
 func createLogsExporter(ctx context.Context, set exporter.Settings, cfg component.Config) (exporter.Logs, error) {
 	c := cfg.(*Config)
-	e, err := sharedExporter(c, set)
+	ref, err := sharedExporter(c, set)
 	if err != nil {
 		return nil, err
 	}
-	exp, err := exporterhelper.NewLogs(ctx, queueSettings(set, c), cfg, e.pushLogs, helperOptions(c, e)...)
+	exp, err := exporterhelper.NewLogs(ctx, queueSettings(set, c), cfg, ref.Unwrap().pushLogs, helperOptions(c, ref)...)
 	if err != nil {
-		return nil, err
+		return nil, errors.Join(err, ref.Shutdown(ctx)) // this signal's hold on the shared exporter
 	}
 	return &admittingLogs{Logs: exp, adm: newAdmission(c)}, nil
 }
 
 func createMetricsExporter(ctx context.Context, set exporter.Settings, cfg component.Config) (exporter.Metrics, error) {
 	c := cfg.(*Config)
-	e, err := sharedExporter(c, set)
+	ref, err := sharedExporter(c, set)
 	if err != nil {
 		return nil, err
 	}
-	exp, err := exporterhelper.NewMetrics(ctx, queueSettings(set, c), cfg, e.pushMetrics, helperOptions(c, e)...)
+	exp, err := exporterhelper.NewMetrics(ctx, queueSettings(set, c), cfg, ref.Unwrap().pushMetrics, helperOptions(c, ref)...)
 	if err != nil {
-		return nil, err
+		return nil, errors.Join(err, ref.Shutdown(ctx)) // this signal's hold on the shared exporter
 	}
 	return &admittingMetrics{Metrics: exp, adm: newAdmission(c)}, nil
 }
 
-func helperOptions(c *Config, e *pgExporter) []exporterhelper.Option {
+func helperOptions(c *Config, ref *sharedcomponent.Ref[*pgExporter]) []exporterhelper.Option {
 	return []exporterhelper.Option{
 		exporterhelper.WithCapabilities(consumer.Capabilities{MutatesData: false}),
-		exporterhelper.WithStart(e.start),
-		exporterhelper.WithShutdown(e.shutdown),
+		exporterhelper.WithStart(ref.Start),
+		exporterhelper.WithShutdown(ref.Shutdown),
 		exporterhelper.WithTimeout(c.TimeoutConfig),
 		exporterhelper.WithRetry(c.BackOffConfig),
 		exporterhelper.WithQueue(c.QueueConfig),

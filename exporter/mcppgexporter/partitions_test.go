@@ -47,8 +47,8 @@ func TestPartitionManagerOwnsTheSchema(t *testing.T) {
 	set := exportertest.NewNopSettings(metadata.Type)
 	e, err := newPGExporter(cfg, set)
 	require.NoError(t, err)
-	require.NoError(t, e.start(ctx, testHost{managerID: ext}))
-	defer func() { require.NoError(t, e.shutdown(ctx)) }()
+	require.NoError(t, e.Start(ctx, testHost{managerID: ext}))
+	defer func() { require.NoError(t, e.Shutdown(ctx)) }()
 
 	deadline := time.Now().Add(30 * time.Second)
 	for !manager.SchemaReady() {
@@ -87,7 +87,7 @@ func TestPartitionManagerMisconfigured(t *testing.T) {
 			cfg.PartitionManager = &managerID
 			e, err := newPGExporter(cfg, exportertest.NewNopSettings(metadata.Type))
 			require.NoError(t, err)
-			require.EqualError(t, e.start(ctx, tt.host), tt.wantErr)
+			require.EqualError(t, e.Start(ctx, tt.host), tt.wantErr)
 		})
 	}
 }

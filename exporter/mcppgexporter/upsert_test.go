@@ -30,8 +30,8 @@ func startDirectWith(t *testing.T, schemaName string, telemetry component.Teleme
 	set.TelemetrySettings = telemetry
 	e, err := newPGExporter(testConfig(testDB.DSN, schemaName), set)
 	require.NoError(t, err)
-	require.NoError(t, e.start(context.Background(), componenttest.NewNopHost()))
-	t.Cleanup(func() { require.NoError(t, e.shutdown(context.Background())) })
+	require.NoError(t, e.Start(context.Background(), componenttest.NewNopHost()))
+	t.Cleanup(func() { require.NoError(t, e.Shutdown(context.Background())) })
 	return e
 }
 
