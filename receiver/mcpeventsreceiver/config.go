@@ -72,49 +72,32 @@ type Config struct {
 
 // Validate checks the receiver's own fields; confighttp validates its own.
 func (cfg *Config) Validate() error {
-	var errs error
-	if cfg.NetAddr.Endpoint == "" {
-		errs = errors.Join(errs, fmt.Errorf("endpoint: must be set, e.g. %s", defaultEndpoint))
+	var errs []error
+	check := func(ok bool, format string, args ...any) {
+		if !ok {
+			errs = append(errs, fmt.Errorf(format, args...))
+		}
 	}
-	if cfg.MaxEventsPerRequest < 1 || cfg.MaxEventsPerRequest > maxEventsCeiling {
-		errs = errors.Join(errs, fmt.Errorf("max_events_per_request: %d must be between 1 and %d",
-			cfg.MaxEventsPerRequest, maxEventsCeiling))
-	}
-	if cfg.MaxFieldLength < 1 || cfg.MaxFieldLength > maxFieldLengthCeiling {
-		errs = errors.Join(errs, fmt.Errorf("max_field_length: %d must be between 1 and %d (indexed columns)",
-			cfg.MaxFieldLength, maxFieldLengthCeiling))
-	}
-	if cfg.MaxTextLength < cfg.MaxFieldLength || cfg.MaxTextLength > maxTextLengthCeiling {
-		errs = errors.Join(errs, fmt.Errorf("max_text_length: %d must be between max_field_length (%d) and %d",
-			cfg.MaxTextLength, cfg.MaxFieldLength, maxTextLengthCeiling))
-	}
-	if cfg.RetryAfter < minRetryAfter || cfg.RetryAfter > maxRetryAfter {
-		errs = errors.Join(errs, fmt.Errorf("retry_after: %s must be between %s and %s",
-			cfg.RetryAfter, minRetryAfter, maxRetryAfter))
-	}
-	if cfg.MaxRequestBodySize < 0 {
-		errs = errors.Join(errs, fmt.Errorf("max_request_body_size: %d must not be negative (0 for the default, %d)",
-			cfg.MaxRequestBodySize, defaultMaxRequestBytes))
-	}
-	if cfg.MaxBytesInFlight < cfg.bodyLimit() {
-		errs = errors.Join(errs, fmt.Errorf("max_bytes_in_flight: %d must be at least max_request_body_size (%d), "+
-			"or a request of the largest size would never be accepted", cfg.MaxBytesInFlight, cfg.bodyLimit()))
-	}
-	if cfg.MaxRequestsInFlight < 1 {
-		errs = errors.Join(errs, fmt.Errorf("max_requests_in_flight: %d must be at least 1", cfg.MaxRequestsInFlight))
-	}
-	if cfg.ReadTimeout <= 0 {
-		errs = errors.Join(errs, fmt.Errorf("read_timeout: %s must be positive: without it a slow client holds its "+
-			"connection and its bytes in flight for ever", cfg.ReadTimeout))
-	}
-	if cfg.ReadHeaderTimeout < 0 || (cfg.ReadTimeout > 0 && cfg.ReadHeaderTimeout > cfg.ReadTimeout) {
-		errs = errors.Join(errs, fmt.Errorf("read_header_timeout: %s must be between 0 (read_timeout applies) and read_timeout (%s)",
-			cfg.ReadHeaderTimeout, cfg.ReadTimeout))
-	}
-	if cfg.WriteTimeout < 0 {
-		errs = errors.Join(errs, fmt.Errorf("write_timeout: %s must not be negative (0 for none)", cfg.WriteTimeout))
-	}
-	return errs
+	check(cfg.NetAddr.Endpoint != "", "endpoint: must be set, e.g. %s", defaultEndpoint)
+	check(cfg.MaxEventsPerRequest >= 1 && cfg.MaxEventsPerRequest <= maxEventsCeiling,
+		"max_events_per_request: %d must be between 1 and %d", cfg.MaxEventsPerRequest, maxEventsCeiling)
+	check(cfg.MaxFieldLength >= 1 && cfg.MaxFieldLength <= maxFieldLengthCeiling,
+		"max_field_length: %d must be between 1 and %d (indexed columns)", cfg.MaxFieldLength, maxFieldLengthCeiling)
+	check(cfg.MaxTextLength >= cfg.MaxFieldLength && cfg.MaxTextLength <= maxTextLengthCeiling,
+		"max_text_length: %d must be between max_field_length (%d) and %d", cfg.MaxTextLength, cfg.MaxFieldLength, maxTextLengthCeiling)
+	check(cfg.RetryAfter >= minRetryAfter && cfg.RetryAfter <= maxRetryAfter,
+		"retry_after: %s must be between %s and %s", cfg.RetryAfter, minRetryAfter, maxRetryAfter)
+	check(cfg.MaxRequestBodySize >= 0, "max_request_body_size: %d must not be negative (0 for the default, %d)",
+		cfg.MaxRequestBodySize, defaultMaxRequestBytes)
+	check(cfg.MaxBytesInFlight >= cfg.bodyLimit(), "max_bytes_in_flight: %d must be at least max_request_body_size (%d), "+
+		"or a request of the largest size would never be accepted", cfg.MaxBytesInFlight, cfg.bodyLimit())
+	check(cfg.MaxRequestsInFlight >= 1, "max_requests_in_flight: %d must be at least 1", cfg.MaxRequestsInFlight)
+	check(cfg.ReadTimeout > 0, "read_timeout: %s must be positive: without it a slow client holds its "+
+		"connection and its bytes in flight for ever", cfg.ReadTimeout)
+	check(cfg.ReadHeaderTimeout >= 0 && (cfg.ReadTimeout <= 0 || cfg.ReadHeaderTimeout <= cfg.ReadTimeout),
+		"read_header_timeout: %s must be between 0 (read_timeout applies) and read_timeout (%s)", cfg.ReadHeaderTimeout, cfg.ReadTimeout)
+	check(cfg.WriteTimeout >= 0, "write_timeout: %s must not be negative (0 for none)", cfg.WriteTimeout)
+	return errors.Join(errs...)
 }
 
 // bodyLimit is the effective max_request_body_size (confighttp's default

@@ -80,17 +80,6 @@ type loc struct {
 	elem      int
 }
 
-func (l loc) path() string {
-	p := l.name
-	if l.keyed {
-		p += "." + l.key
-	}
-	if l.elem > 0 {
-		p += "[" + strconv.Itoa(l.elem-1) + "]"
-	}
-	return p
-}
-
 // decodeOptions: a repeated name is a problem of the event, not malformed JSON.
 var decodeOptions = jsontext.AllowDuplicateNames(true)
 
@@ -232,7 +221,7 @@ func (d *decoder) decodeEvent() {
 		if d.skip(nil); d.err == nil {
 			e.invalid = true
 			d.invalidEvents++
-			d.addProblem(e.start, loc{}, "an event must be a JSON object, got "+kindName(k))
+			d.addProblem(e.start, loc{}, "an event must be a JSON object, got "+kindNames[k])
 		}
 		return
 	}
@@ -310,7 +299,7 @@ func (d *decoder) decodeField(id fieldID) {
 		}
 	case k == '0' && (kind == kindInt || kind == kindMillis || kind == kindStrOrInt || kind == kindTime):
 		if raw := d.value(); raw != nil {
-			d.report(pos, at, e.setNumber(id, raw))
+			e.problem(pos, at, e.setNumber(id, raw))
 		}
 	case k == '"' && kind != kindInt && kind != kindMillis:
 		// The kinds whose content is checked (type, time, enums, ids,
@@ -324,7 +313,7 @@ func (d *decoder) decodeField(id fieldID) {
 		if v, ok := d.stringAt(at, limit); v == "" && ok {
 			e.empty |= bit(id)
 		} else if ok {
-			d.report(pos, at, e.setString(id, v))
+			e.problem(pos, at, e.setString(id, v))
 		}
 	default:
 		d.wrong(pos, at, kindWants[kind], k)
@@ -457,13 +446,13 @@ func (d *decoder) decodeAttributes(id fieldID, whole loc, pos int, k jsontext.Ki
 // attribute, which is dropped like an absent one.
 func (d *decoder) attrValue(at loc) (v attrValue, ok bool) {
 	pos, k := d.nextPos(), d.peek()
-	v.kind = k
 	switch {
 	case k == '"':
+		v.tag = 's'
 		v.str, ok = d.stringAt(at, d.limits.maxTextLength)
 		return v, ok
 	case k == 't' || k == 'f':
-		v.kind, v.b = jsonBool, k == 't'
+		v.tag = byte(k)
 		return v, d.value() != nil
 	case k == '0':
 		raw := d.value()
@@ -471,8 +460,9 @@ func (d *decoder) attrValue(at loc) (v attrValue, ok bool) {
 			return v, false
 		}
 		n, isInt := parseInt(raw)
-		v.isInt, v.num = isInt, uint64(n)
+		v.tag, v.num = 'i', uint64(n)
 		if !isInt {
+			v.tag = 'd'
 			f, err := strconv.ParseFloat(string(raw), 64)
 			if err != nil || math.IsInf(f, 0) {
 				d.ev.problem(pos, at, "number out of range: "+excerpt(raw))
@@ -485,6 +475,7 @@ func (d *decoder) attrValue(at loc) (v attrValue, ok bool) {
 		d.skip(nil)
 		return v, false
 	case at.elem == 0 && k == '[':
+		v.tag = 'a'
 		before := d.ev.problemCount()
 		d.token()
 		for i := 0; d.next(i, maxElements, at, "elements"); i++ {
@@ -563,23 +554,6 @@ func (d *decoder) unquote(raw []byte) []byte {
 	return d.scratch
 }
 
-// stringValue checks the length and content of a string token; reason
-// tells what is wrong with it.
-func (d *decoder) stringValue(raw []byte, limit int) (v, reason string) {
-	b := d.unquote(raw)
-	switch {
-	case len(b) > limit:
-		setting := "max_field_length"
-		if limit == d.limits.maxTextLength && limit != d.limits.maxFieldLength {
-			setting = "max_text_length"
-		}
-		return "", tooLong(limit, setting)
-	case len(b) < len(raw)-2 && bytes.IndexByte(b, 0) >= 0: // only an escape makes a NUL
-		return "", "must not contain NUL characters (\\u0000)"
-	}
-	return string(b), ""
-}
-
 // stringAt reads the string value of at, up to limit bytes; ok is false
 // when a problem was recorded (another kind of value: skipped), or the
 // JSON is malformed.
@@ -593,9 +567,19 @@ func (d *decoder) stringAt(at loc, limit int) (v string, ok bool) {
 	if raw == nil {
 		return "", false
 	}
-	v, reason := d.stringValue(raw, limit)
-	d.report(pos, at, reason)
-	return v, reason == ""
+	switch b := d.unquote(raw); {
+	case len(b) > limit:
+		setting := "max_field_length"
+		if limit == d.limits.maxTextLength && limit != d.limits.maxFieldLength {
+			setting = "max_text_length"
+		}
+		d.ev.problem(pos, at, tooLong(limit, setting))
+	case len(b) < len(raw)-2 && bytes.IndexByte(b, 0) >= 0: // only an escape makes a NUL
+		d.ev.problem(pos, at, "must not contain NUL characters (\\u0000)")
+	default:
+		return string(b), true
+	}
+	return "", false
 }
 
 // skip reads and discards one value of any kind, within maxDepth; nul,
@@ -660,52 +644,40 @@ func (d *decoder) lineAt(pos int) int {
 	return d.lineBase + bytes.Count(d.data[:min(pos, len(d.data))], []byte{'\n'})
 }
 
-// pointer is the JSON pointer of a value of the current event.
-func (d *decoder) pointer(at loc) string {
+// where is the path (tools[2], attributes.tenant) and the JSON pointer of
+// a value of the current event.
+func (d *decoder) where(at loc) (path, pointer string) {
 	var p jsontext.Pointer
 	if d.depth0 == 1 {
 		p = p.AppendToken(strconv.Itoa(d.ev.index))
 	}
-	if at.name != "" {
+	if path = at.name; at.name != "" {
 		p = p.AppendToken(at.name)
 	}
 	if at.keyed {
-		p = p.AppendToken(at.key)
+		path, p = path+"."+at.key, p.AppendToken(at.key)
 	}
 	if at.elem > 0 {
-		p = p.AppendToken(strconv.Itoa(at.elem - 1))
+		path, p = path+"["+strconv.Itoa(at.elem-1)+"]", p.AppendToken(strconv.Itoa(at.elem-1))
 	}
-	return string(p)
+	return path, string(p)
 }
 
-func kindName(k jsontext.Kind) string {
-	switch k {
-	case 't', 'f':
-		return "boolean"
-	case 'n':
-		return "null"
-	}
-	return map[jsontext.Kind]string{'"': "string", '0': "number", '{': "object", '[': "array"}[k]
-}
+var kindNames = map[jsontext.Kind]string{'"': "string", '0': "number", 't': "boolean", 'f': "boolean", 'n': "null",
+	'{': "object", '[': "array"}
 
 // wrong records a value of the wrong JSON kind and skips it.
 func (d *decoder) wrong(pos int, at loc, want string, got jsontext.Kind) {
 	if got != 0 {
-		d.ev.problem(pos, at, "must be "+want+", got "+kindName(got))
+		d.ev.problem(pos, at, "must be "+want+", got "+kindNames[got])
 	}
 	d.skip(nil)
 }
 
-// report records a problem of the current event's value at pos, if any.
-func (d *decoder) report(pos int, at loc, reason string) {
-	if reason != "" {
-		d.ev.problem(pos, at, reason)
-	}
-}
-
 // addProblem records a problem of the request about the current event.
 func (d *decoder) addProblem(pos int, at loc, reason string) {
-	d.add(pos, at.path(), d.pointer(at), reason)
+	path, pointer := d.where(at)
+	d.add(pos, path, pointer, reason)
 }
 
 func (d *decoder) add(pos int, path, pointer, reason string) {
@@ -721,8 +693,6 @@ type syntaxError struct {
 	pos      int
 	ptr, msg string
 }
-
-func (e *syntaxError) Error() string { return "invalid JSON: " + e.msg }
 
 func (d *decoder) fail(pos int, msg string) {
 	if d.err == nil {
@@ -744,7 +714,7 @@ func (d *decoder) syntaxProblem() {
 	}
 	se := d.err
 	d.err = nil
-	d.add(se.pos, d.currentField(se.pos), se.ptr, se.Error())
+	d.add(se.pos, d.currentField(se.pos), se.ptr, "invalid JSON: "+se.msg)
 }
 
 // currentField names the top-level field being read at pos, if any.
@@ -813,33 +783,29 @@ func (d *decoder) unexpected(pos int) string {
 	return "unexpected byte 0x" + hex.EncodeToString(d.data[pos:pos+1])
 }
 
-// expected tells what the grammar wants where the tokenizer stopped.
+// expected tells what the grammar wants where the tokenizer stopped: in
+// an object or array, a name or value first or after a separator, else a
+// separator or the end.
 func (d *decoder) expected() string {
 	depth := d.dec.StackDepth()
 	kind, n := d.dec.StackIndex(depth)
 	rest := bytes.TrimLeft(d.dec.UnreadBuffer(), " \t\r\n")
-	sep := len(rest) > 0 && rest[0] == ',' // after a name, a ':'
-	if kind == '{' && n%2 == 1 {
-		sep = len(rest) > 0 && rest[0] == ':'
-	}
-	events := depth == 1 && d.depth0 == 1
+	sep := n == 0 || len(rest) > 0 && rest[0] == ','
 	switch {
-	case kind == '{' && n%2 == 1 && !sep:
+	case kind == '{' && n%2 == 1 && (len(rest) == 0 || rest[0] != ':'):
 		return "expected ':' after a field name"
 	case kind == '{' && n%2 == 1:
 		return "expected a value"
-	case kind == '{' && (n == 0 || sep):
+	case kind == '{' && sep:
 		return "expected a field name"
 	case kind == '{':
 		return "expected ',' or '}'"
-	case kind == '[' && events && (n == 0 || sep):
-		return "expected an event object"
-	case kind == '[' && events:
-		return "expected ',' or ']' after an event"
-	case kind == '[' && (n == 0 || sep):
+	case kind == '[' && (depth > 1 || d.depth0 == 0) && sep:
 		return "expected a value"
-	case kind == '[':
+	case kind == '[' && (depth > 1 || d.depth0 == 0):
 		return "expected ',' or ']'"
+	case kind == '[' && !sep: // in the array of events
+		return "expected ',' or ']' after an event"
 	}
 	return "expected an event object"
 }

@@ -8,7 +8,6 @@ import (
 	"slices"
 
 	"github.com/cespare/xxhash/v2"
-	"github.com/go-json-experiment/json/jsontext"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/pmetric"
@@ -25,22 +24,15 @@ const contentIDPrefix = "c-"
 // attrValue is an extra attribute's value: a scalar or an array of
 // scalars. It is kept small: arrays of tiny values are the densest input.
 type attrValue struct {
-	kind jsontext.Kind // jsonString, jsonNumber, jsonBool or jsonArray
-	// isInt tells an integer number from a double; b is a boolean's value.
-	isInt, b bool
+	// tag is the type of the value, as the content id hashes it: 's' a
+	// string, 't' true, 'f' false, 'i' an integer, 'd' a double, 'a' an
+	// array.
+	tag byte
 	// num holds an integer, or a double's bits.
 	num  uint64
 	str  string
 	list []attrValue
 }
-
-// The kinds of attrValue.
-const (
-	jsonString = jsontext.Kind('"')
-	jsonNumber = jsontext.Kind('0')
-	jsonBool   = jsontext.Kind('t')
-	jsonArray  = jsontext.Kind('[')
-)
 
 type extraAttr struct {
 	key   string
@@ -117,7 +109,11 @@ func (e *event) list(f fieldID) *[]string {
 // problemCount counts the problems of the event, listed or not.
 func (e *event) problemCount() int { return len(e.problems) + e.extraProblems }
 
+// problem records a problem of the event's value at pos, if reason tells one.
 func (e *event) problem(pos int, at loc, reason string) {
+	if reason == "" {
+		return
+	}
 	if len(e.problems) >= maxDetails {
 		e.extraProblems++
 		return
@@ -453,18 +449,16 @@ func putExtraAttributes(m pcommon.Map, e *event) {
 }
 
 func putAttrValue(dst pcommon.Value, v *attrValue) {
-	switch v.kind {
-	case jsonString:
+	switch v.tag {
+	case 's':
 		dst.SetStr(v.str)
-	case jsonBool:
-		dst.SetBool(v.b)
-	case jsonNumber:
-		if v.isInt {
-			dst.SetInt(int64(v.num))
-		} else {
-			dst.SetDouble(math.Float64frombits(v.num))
-		}
-	case jsonArray:
+	case 't', 'f':
+		dst.SetBool(v.tag == 't')
+	case 'i':
+		dst.SetInt(int64(v.num))
+	case 'd':
+		dst.SetDouble(math.Float64frombits(v.num))
+	case 'a':
 		s := dst.SetEmptySlice()
 		s.EnsureCapacity(len(v.list))
 		for i := range v.list {
@@ -528,22 +522,14 @@ func appendHashString(buf []byte, s string) []byte {
 }
 
 func appendHashAttr(buf []byte, v *attrValue) []byte {
-	switch v.kind {
-	case jsonString:
-		buf = append(buf, 's')
+	buf = append(buf, v.tag)
+	switch v.tag {
+	case 's':
 		return appendHashString(buf, v.str)
-	case jsonBool:
-		if v.b {
-			return append(buf, 't')
-		}
-		return append(buf, 'f')
-	case jsonNumber:
-		if v.isInt {
-			return binary.LittleEndian.AppendUint64(append(buf, 'i'), v.num)
-		}
-		return binary.LittleEndian.AppendUint64(append(buf, 'd'), v.num)
-	case jsonArray:
-		buf = binary.LittleEndian.AppendUint64(append(buf, 'a'), uint64(len(v.list)))
+	case 'i', 'd':
+		return binary.LittleEndian.AppendUint64(buf, v.num)
+	case 'a':
+		buf = binary.LittleEndian.AppendUint64(buf, uint64(len(v.list)))
 		for i := range v.list {
 			buf = appendHashAttr(buf, &v.list[i])
 		}

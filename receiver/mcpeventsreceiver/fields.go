@@ -3,7 +3,6 @@ package mcpeventsreceiver
 import (
 	"bytes"
 	"encoding/hex"
-	"errors"
 	"math"
 	"slices"
 	"strconv"
@@ -369,20 +368,17 @@ func (e *event) setString(id fieldID, v string) (reason string) {
 		}
 		e.typ = t
 	case kindTime:
-		n, isInt := parseInt(v)
-		if !isInt || v[0] == '-' {
-			t, err := parseRFC3339(v)
-			if err != nil {
-				return "invalid timestamp " + quoted(v) + ": " + timeHint
-			}
-			if t.Before(minTime) || !t.Before(maxTime) {
-				return outOfRange(t, false)
-			}
-			n = t.UnixNano()
-		} else if reason := nanosInRange(n); reason != "" {
+		t, ok := parseRFC3339(v)
+		n, nanos := parseInt(v)
+		if nanos = nanos && v[0] != '-'; nanos {
+			t = time.Unix(0, n)
+		} else if !ok {
+			return "invalid timestamp " + quoted(v) + ": " + timeHint
+		}
+		if reason := outOfRange(t, nanos); reason != "" {
 			return reason
 		}
-		e.num[id] = n
+		e.num[id] = t.UnixNano()
 	case kindEnum:
 		if !slices.Contains(spec.enum, v) {
 			return "must be one of " + quoteList(spec.enum) + ", got " + quoted(v)
@@ -429,7 +425,7 @@ func (e *event) setNumber(id fieldID, raw []byte) (reason string) {
 		if !isInt {
 			return "invalid timestamp " + excerpt(raw) + ": " + timeHint + " as an integer"
 		}
-		if reason := nanosInRange(n); reason != "" {
+		if reason := outOfRange(time.Unix(0, n), true); reason != "" {
 			return reason
 		}
 		e.num[id] = n
@@ -456,14 +452,12 @@ var (
 
 const timeHint = "use RFC 3339 (2025-06-18T12:00:00.5Z) or unix nanoseconds"
 
-func nanosInRange(n int64) string {
-	if n < minTime.UnixNano() || n >= maxTime.UnixNano() {
-		return outOfRange(time.Unix(0, n), true)
-	}
-	return ""
-}
-
+// outOfRange tells why t is refused, if it is; nanos: t was sent as unix
+// nanoseconds.
 func outOfRange(t time.Time, nanos bool) string {
+	if !t.Before(minTime) && t.Before(maxTime) {
+		return ""
+	}
 	msg := "timestamp " + t.UTC().Format(time.RFC3339Nano) + " is out of range [" +
 		minTime.Format(time.RFC3339) + ", " + maxTime.Format(time.RFC3339) + ")"
 	if nanos {
@@ -472,14 +466,12 @@ func outOfRange(t time.Time, nanos bool) string {
 	return msg
 }
 
-var errBadTime = errors.New("bad time")
-
 // parseRFC3339 parses RFC 3339 with at most nanosecond precision; Go's
 // parser is lenient about some forms RFC 3339 does not allow, so the shape
 // is checked first.
-func parseRFC3339(v string) (time.Time, error) {
+func parseRFC3339(v string) (time.Time, bool) {
 	if len(v) < 20 || v[4] != '-' || v[7] != '-' || v[10] != 'T' || v[13] != ':' || v[16] != ':' {
-		return time.Time{}, errBadTime
+		return time.Time{}, false
 	}
 	if i := strings.IndexByte(v, '.'); i >= 0 {
 		j := i + 1
@@ -487,10 +479,11 @@ func parseRFC3339(v string) (time.Time, error) {
 			j++
 		}
 		if j-i-1 < 1 || j-i-1 > 9 {
-			return time.Time{}, errBadTime
+			return time.Time{}, false
 		}
 	}
-	return time.Parse(time.RFC3339Nano, v)
+	t, err := time.Parse(time.RFC3339Nano, v)
+	return t, err == nil
 }
 
 // decodeHexID decodes hex into dst and rejects an all-zero id.
