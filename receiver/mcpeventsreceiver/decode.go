@@ -5,8 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
-	"math"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -17,8 +15,9 @@ import (
 )
 
 // The JSON grammar (RFC 8259: UTF-8, escapes, surrogates, numbers) is
-// jsontext's. This file walks its tokens through the field table of
-// fields.go, and turns what is wrong into problems with their positions.
+// jsontext's. This file frames the events of a body, walks the tokens of
+// each (values.go reads the value of each field by its kind), and turns
+// what is wrong into problems with their positions.
 
 // bodyFormat is how the events of a request are framed.
 type bodyFormat uint8
@@ -271,55 +270,6 @@ func (d *decoder) member(key []byte, keyPos int) {
 	r.failed = r.to > r.from || e.extraProblems > extra
 }
 
-// decodeField reads the value of a known field.
-func (d *decoder) decodeField(id fieldID) {
-	e, spec := &d.ev, &fields[id]
-	at, pos, k, kind := loc{name: spec.name}, d.nextPos(), d.peek(), spec.kind
-	switch {
-	case k == 'n': // null is as good as absent
-		d.skip(nil)
-	case kind == kindShortList:
-		d.decodeList(id, at, pos, k)
-	case kind == kindException:
-		d.decodeException(id, at, pos, k)
-	case kind == kindAttributes:
-		d.decodeAttributes(id, at, pos, k)
-	case kind == kindRawJSON:
-		var nul bool
-		if d.skip(&nul); d.err == nil {
-			switch raw := d.data[pos:d.dec.InputOffset()]; {
-			case nul:
-				e.problem(pos, at, "must not contain NUL characters (\\u0000)")
-			case len(raw) > d.limits.maxTextLength:
-				e.problem(pos, at, tooLong(d.limits.maxTextLength, "max_text_length"))
-			default:
-				e.str[id] = string(raw)
-				e.set |= bit(id)
-			}
-		}
-	case k == '0' && (kind == kindInt || kind == kindMillis || kind == kindStrOrInt || kind == kindTime):
-		if raw := d.value(); raw != nil {
-			e.problem(pos, at, e.setNumber(id, raw))
-		}
-	case k == '"' && kind != kindInt && kind != kindMillis:
-		// The kinds whose content is checked (type, time, enums, ids,
-		// thresholds) need no length limit.
-		limit := math.MaxInt
-		if kind == kindText {
-			limit = d.limits.maxTextLength
-		} else if kind == kindShort || kind == kindStrOrInt {
-			limit = d.limits.maxFieldLength
-		}
-		if v, ok := d.stringAt(at, limit); v == "" && ok {
-			e.empty |= bit(id)
-		} else if ok {
-			e.problem(pos, at, e.setString(id, v))
-		}
-	default:
-		d.wrong(pos, at, kindWants[kind], k)
-	}
-}
-
 // open reads the '{' or '[' (want) that starts the value of whole at pos;
 // a value of another kind is a problem, skipped.
 func (d *decoder) open(pos int, whole loc, got, want jsontext.Kind, kind fieldKind) bool {
@@ -344,153 +294,6 @@ func (d *decoder) next(i, limit int, whole loc, what string) bool {
 		return false
 	}
 	return true
-}
-
-// decodeList reads an array of short strings.
-func (d *decoder) decodeList(id fieldID, whole loc, pos int, k jsontext.Kind) {
-	e, before := &d.ev, d.ev.problemCount()
-	if !d.open(pos, whole, k, '[', kindShortList) {
-		return
-	}
-	list := e.list(id)
-	for i := 0; d.next(i, maxElements, whole, "elements"); i++ {
-		at, epos := loc{name: whole.name, elem: i + 1}, d.nextPos()
-		if v, ok := d.stringAt(at, d.limits.maxFieldLength); v == "" && ok {
-			e.problem(epos, at, "must not be empty")
-		} else if ok {
-			*list = append(*list, v)
-		}
-	}
-	if e.problemCount() == before && len(*list) > 0 {
-		e.set |= bit(id)
-	}
-}
-
-// decodeException reads {"type", "message", "stacktrace"}.
-func (d *decoder) decodeException(id fieldID, whole loc, pos int, k jsontext.Kind) {
-	e, before := &d.ev, d.ev.problemCount()
-	if !d.open(pos, whole, k, '{', kindException) {
-		return
-	}
-	var seen [len(exceptionKeys)]bool
-	for d.more() {
-		key, kpos := d.name()
-		if key == nil {
-			return
-		}
-		at := loc{name: whole.name, key: string(key), keyed: true}
-		switch slot := slices.Index(exceptionKeys[:], at.key); {
-		case slot < 0:
-			e.problem(kpos, at, "unknown field")
-			d.skip(nil)
-		case seen[slot]:
-			e.problem(kpos, at, "duplicate field")
-			d.skip(nil)
-		case d.peek() == 'n':
-			seen[slot] = true
-			d.skip(nil)
-		default:
-			seen[slot] = true
-			limit := d.limits.maxTextLength
-			if slot == 0 { // the type
-				limit = d.limits.maxFieldLength
-			}
-			e.exception[slot], _ = d.stringAt(at, limit)
-		}
-	}
-	switch {
-	case e.problemCount() > before || d.err != nil:
-	case e.exception[0] == "" && e.exception[1] == "":
-		e.problem(pos, whole, "one of type, message is required")
-	default:
-		e.set |= bit(id)
-	}
-}
-
-// decodeAttributes reads the extra attributes object.
-func (d *decoder) decodeAttributes(id fieldID, whole loc, pos int, k jsontext.Kind) {
-	e := &d.ev
-	if !d.open(pos, whole, k, '{', kindAttributes) {
-		return
-	}
-	for n := 0; d.next(n, maxAttributes, whole, "attributes"); n++ {
-		key, kpos := d.name()
-		switch {
-		case key == nil:
-			return
-		case len(key) == 0:
-			e.problem(kpos, whole, "an attribute key must not be empty")
-		case len(key) > d.limits.maxFieldLength:
-			e.problem(kpos, whole, "an attribute key is "+tooLong(d.limits.maxFieldLength, "max_field_length"))
-		case bytes.IndexByte(key, 0) >= 0:
-			e.problem(kpos, whole, "an attribute key must not contain NUL characters (\\u0000)")
-		case slices.ContainsFunc(e.attrs, func(a extraAttr) bool { return a.key == string(key) }):
-			e.problem(kpos, loc{name: whole.name, key: string(key), keyed: true}, "duplicate attribute")
-		default:
-			name := string(key)
-			if v, ok := d.attrValue(loc{name: whole.name, key: name, keyed: true}); ok {
-				e.attrs = append(e.attrs, extraAttr{key: name, value: v, pos: kpos})
-			}
-			continue
-		}
-		d.skip(nil)
-	}
-	if len(e.attrs) > 0 {
-		e.set |= bit(id)
-	}
-}
-
-// attrValue reads the value of attribute at: a scalar, or an array of
-// scalars (at.elem is 0 for the attribute itself, else 1 + the index of an
-// array element). ok is false when a problem was recorded, or for a null
-// attribute, which is dropped like an absent one.
-func (d *decoder) attrValue(at loc) (v attrValue, ok bool) {
-	pos, k := d.nextPos(), d.peek()
-	switch {
-	case k == '"':
-		v.tag = 's'
-		v.str, ok = d.stringAt(at, d.limits.maxTextLength)
-		return v, ok
-	case k == 't' || k == 'f':
-		v.tag = byte(k)
-		return v, d.value() != nil
-	case k == '0':
-		raw := d.value()
-		if raw == nil {
-			return v, false
-		}
-		n, isInt := parseInt(raw)
-		v.tag, v.num = 'i', uint64(n)
-		if !isInt {
-			v.tag = 'd'
-			f, err := strconv.ParseFloat(string(raw), 64)
-			if err != nil || math.IsInf(f, 0) {
-				d.ev.problem(pos, at, "number out of range: "+excerpt(raw))
-				return v, false
-			}
-			v.num = math.Float64bits(f)
-		}
-		return v, true
-	case at.elem == 0 && k == 'n':
-		d.skip(nil)
-		return v, false
-	case at.elem == 0 && k == '[':
-		v.tag = 'a'
-		before := d.ev.problemCount()
-		d.token()
-		for i := 0; d.next(i, maxElements, at, "elements"); i++ {
-			if ev, ok := d.attrValue(loc{name: at.name, key: at.key, keyed: true, elem: i + 1}); ok {
-				v.list = append(v.list, ev)
-			}
-		}
-		return v, d.ev.problemCount() == before && d.err == nil
-	}
-	want := "a string, number or boolean"
-	if at.elem == 0 && k == '{' {
-		want = "a string, number, boolean or array of those"
-	}
-	d.wrong(pos, at, want, k)
-	return v, false
 }
 
 // The tokenizer, with the first error kept in d.err.
