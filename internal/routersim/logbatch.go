@@ -24,6 +24,11 @@ type blockingLogProcessor struct {
 	inFlight sync.WaitGroup // batches handed to the exporter goroutine
 	done     chan struct{}
 	stopTick chan struct{}
+
+	// exportCtx is every export's; Shutdown cancels it when its own
+	// context ends, so that no export outlives the flush deadline.
+	exportCtx    context.Context
+	cancelExport context.CancelFunc
 }
 
 // newBlockingLogProcessor exports batches of batchSize records, with up to
@@ -37,6 +42,7 @@ func newBlockingLogProcessor(exp sdklog.Exporter, batchSize, queued int) *blocki
 		done:      make(chan struct{}),
 		stopTick:  make(chan struct{}),
 	}
+	p.exportCtx, p.cancelExport = context.WithCancel(context.Background())
 	go p.export()
 	go p.tick(200 * time.Millisecond)
 	return p
@@ -45,7 +51,7 @@ func newBlockingLogProcessor(exp sdklog.Exporter, batchSize, queued int) *blocki
 func (p *blockingLogProcessor) export() {
 	defer close(p.done)
 	for b := range p.batches {
-		_ = p.exp.Export(context.Background(), b) // counted by the exporter wrapper
+		_ = p.exp.Export(p.exportCtx, b) // counted by the exporter wrapper
 		p.inFlight.Done()
 	}
 }
@@ -115,7 +121,9 @@ func (p *blockingLogProcessor) ForceFlush(ctx context.Context) error {
 	}
 }
 
-// Shutdown flushes, stops the goroutines and shuts the exporter down.
+// Shutdown flushes, stops the goroutines and shuts the exporter down. When
+// ctx ends first, the export in flight is cancelled and the batches still
+// queued fail at once (the exporter wrapper counts them as not delivered).
 func (p *blockingLogProcessor) Shutdown(ctx context.Context) error {
 	err := p.ForceFlush(ctx)
 	p.mu.Lock()
@@ -130,10 +138,12 @@ func (p *blockingLogProcessor) Shutdown(ctx context.Context) error {
 	select {
 	case <-p.done:
 	case <-ctx.Done():
+		p.cancelExport()
 		return ctx.Err()
 	}
 	if serr := p.exp.Shutdown(ctx); err == nil {
 		err = serr
 	}
+	p.cancelExport()
 	return err
 }
