@@ -88,7 +88,7 @@ func testConfig(dsn, schemaName string) *Config {
 	cfg.QueueConfig = configoptional.Some(*q)
 	cfg.BackOffConfig.InitialInterval = 20 * time.Millisecond
 	cfg.BackOffConfig.MaxInterval = 200 * time.Millisecond
-	cfg.TimeoutConfig.Timeout = 5 * time.Second
+	cfg.Timeout = 5 * time.Second
 	// The test data is dated around testStart; the event-time window is
 	// tested on its own, against a clock of the test's (window_test.go).
 	cfg.EventTime = EventTimeConfig{}

@@ -139,24 +139,30 @@ func TestFailedCreateStoresNothing(t *testing.T) {
 	require.NoError(t, r.Shutdown(context.Background()))
 }
 
+// createdValues records every value it creates.
+type createdValues struct {
+	mu      sync.Mutex
+	created []*counted
+}
+
+func (v *createdValues) create() (*counted, error) {
+	c := &counted{}
+	v.mu.Lock()
+	v.created = append(v.created, c)
+	v.mu.Unlock()
+	return c, nil
+}
+
 // TestConcurrentRefs takes and lets go of refs from several goroutines: each
 // value created is shut down exactly once and no key is left.
 func TestConcurrentRefs(t *testing.T) {
 	m := NewMap[string, *counted]()
-	var mu sync.Mutex
-	var created []*counted
-	create := func() (*counted, error) {
-		c := &counted{}
-		mu.Lock()
-		created = append(created, c)
-		mu.Unlock()
-		return c, nil
-	}
+	var values createdValues
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Go(func() {
 			for range 200 {
-				r, err := m.LoadOrStore("a", create)
+				r, err := m.LoadOrStore("a", values.create)
 				if !assert.NoError(t, err) {
 					return
 				}
@@ -168,8 +174,8 @@ func TestConcurrentRefs(t *testing.T) {
 	wg.Wait()
 	_, ok := m.Load("a")
 	assert.False(t, ok)
-	require.NotEmpty(t, created)
-	for i, c := range created {
+	require.NotEmpty(t, values.created)
+	for i, c := range values.created {
 		assert.Equal(t, int32(1), c.starts.Load(), "value %d", i)
 		assert.Equal(t, int32(1), c.shutdowns.Load(), "value %d", i)
 	}

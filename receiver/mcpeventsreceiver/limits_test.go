@@ -67,7 +67,10 @@ func (g *gateLogs) open() { g.once.Do(func() { close(g.release) }) }
 
 func (g *gateLogs) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
 	n := g.inside.Add(1)
-	for p := g.peak.Load(); n > p && !g.peak.CompareAndSwap(p, n); p = g.peak.Load() {
+	for p := g.peak.Load(); n > p; p = g.peak.Load() {
+		if g.peak.CompareAndSwap(p, n) {
+			break
+		}
 	}
 	<-g.release
 	g.inside.Add(-1)
@@ -320,7 +323,7 @@ func dialRaw(t *testing.T, url string) (net.Conn, *bufio.Reader) {
 	t.Helper()
 	conn, err := net.Dial("tcp", strings.TrimSuffix(strings.TrimPrefix(url, "http://"), EventsPath))
 	require.NoError(t, err)
-	t.Cleanup(func() { conn.Close() })
+	t.Cleanup(func() { _ = conn.Close() })
 	require.NoError(t, conn.SetReadDeadline(time.Now().Add(waitFor)))
 	return conn, bufio.NewReader(conn)
 }

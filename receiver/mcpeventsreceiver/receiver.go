@@ -98,13 +98,13 @@ func newEventsReceiver(cfg *Config, set receiver.Settings) (*eventsReceiver, err
 func (r *eventsReceiver) Start(ctx context.Context, host component.Host) error {
 	mux := http.NewServeMux()
 	mux.HandleFunc(EventsPath, r.serveEvents)
-	server, err := r.cfg.ServerConfig.ToServer(ctx, host.GetExtensions(), r.settings.TelemetrySettings, mux,
+	server, err := r.cfg.ToServer(ctx, host.GetExtensions(), r.settings.TelemetrySettings, mux,
 		confighttp.WithErrorHandler(r.serverError))
 	if err != nil {
 		return err
 	}
 	server.Handler = r.admit(server.Handler)
-	ln, err := r.cfg.ServerConfig.ToListener(ctx)
+	ln, err := r.cfg.ToListener(ctx)
 	if err != nil {
 		return err
 	}

@@ -262,7 +262,7 @@ func TestClientErrors(t *testing.T) {
 		},
 		{
 			name: "a malformed line", contentType: "application/x-ndjson",
-			body: []byte(mixedEvents[:strings.Index(mixedEvents, `"server_key":"w1","health`)] + `"health_status":"healthy"}` + "\n{\"type\":\"pool_stats\"" + "\n"),
+			body: []byte(strings.Split(mixedEvents, `"server_key":"w1","health`)[0] + `"health_status":"healthy"}` + "\n{\"type\":\"pool_stats\"" + "\n"),
 			want: response{status: 400, body: `{"error":"invalid events, nothing was accepted","details":[` +
 				`{"index":1,"line":2,"path":"server_key","pointer":"/server_key","reason":"required field missing"},` +
 				`{"index":2,"line":3,"path":"type","pointer":"","reason":"invalid JSON: unexpected end of input, expected ',' or '}'"}]}`},
@@ -501,7 +501,7 @@ func TestServesUntilTheLastPipelineShutsDown(t *testing.T) {
 	url := "http://" + sharedOf(logs).listener.Addr().String() + EventsPath
 
 	require.NoError(t, traces.Shutdown(ctx))
-	resp := post(t, url, "application/x-ndjson", []byte(healthChecks("after-traces", 1)))
+	resp := post(t, url, "application/x-ndjson", healthChecks("after-traces", 1))
 	assert.Equal(t, 200, resp.status, resp.body)
 
 	require.NoError(t, logs.Shutdown(ctx))
@@ -533,8 +533,11 @@ func TestShutdownPastItsDeadlineCutsConnections(t *testing.T) {
 	url := "http://" + shared.listener.Addr().String() + EventsPath
 
 	answered := make(chan error, 1)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(healthChecks("held", 1)))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/x-ndjson")
 	go func() {
-		res, err := http.Post(url, "application/x-ndjson", bytes.NewReader(healthChecks("held", 1)))
+		res, err := http.DefaultClient.Do(req)
 		if err == nil {
 			_ = res.Body.Close()
 		}
