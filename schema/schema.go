@@ -26,6 +26,8 @@ var migrationFiles embed.FS
 var PartitionedTables = map[string]struct{}{
 	"routing_log": {}, "tool_call_record": {}, "tool_call_payload": {}, "error_log": {},
 	"health_check_record": {}, "lb_decision": {}, "circuit_breaker_event": {}, "metric_point": {},
+	// The per-minute rollups (0005_rollups.sql), partitioned on ts (the minute).
+	"routing_rollup_1m": {}, "tool_call_rollup_1m": {}, "health_rollup_1m": {}, "session_rollup_1m": {},
 }
 
 // DefaultPartition names the DEFAULT partition of a partitioned table.

@@ -75,9 +75,9 @@ func TestApplyFromEmptyThenAgain(t *testing.T) {
 	}
 	require.NoError(t, rows.Err())
 	require.Equal(t, []string{
-		"circuit_breaker_event", "error_log", "health_check_record", "lb_decision", "mcp_server",
-		"metric_point", "rejected_event", "routing_log", "schema_migrations", "session_record",
-		"tool_call_payload", "tool_call_record",
+		"circuit_breaker_event", "error_log", "health_check_record", "health_rollup_1m", "lb_decision", "mcp_server",
+		"metric_point", "rejected_event", "rollup_dirty", "routing_log", "routing_rollup_1m", "schema_migrations",
+		"session_record", "session_rollup_1m", "tool_call_payload", "tool_call_record", "tool_call_rollup_1m",
 	}, tables)
 
 	// Every partitioned table has its DEFAULT partition.

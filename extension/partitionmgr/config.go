@@ -45,6 +45,8 @@ type Config struct {
 	RetryInterval time.Duration `mapstructure:"retry_interval"`
 	// Tables configures each partitioned table; omitted ones keep their defaults.
 	Tables map[string]TableConfig `mapstructure:"tables"`
+	// Rollups configures the refresh of the per-minute rollup tables.
+	Rollups RollupsConfig `mapstructure:"rollups"`
 
 	// prevent unkeyed literal initialization
 	_ struct{}
@@ -62,6 +64,16 @@ type ScheduleConfig struct {
 	// ExpireAt is the time (HH:MM) of the expire run.
 	ExpireAt string `mapstructure:"expire_at"`
 	// Interval between runs in interval mode.
+	Interval time.Duration `mapstructure:"interval"`
+
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+// RollupsConfig says how often the per-minute rollups are refreshed.
+type RollupsConfig struct {
+	// Interval between refreshes: how stale a rollup may be. Each refresh
+	// recomputes the minutes that received rows since the one before.
 	Interval time.Duration `mapstructure:"interval"`
 
 	// prevent unkeyed literal initialization
@@ -164,6 +176,9 @@ func (cfg *Config) Validate() error {
 		}
 	default:
 		add("schedule::mode: %q must be %q or %q", cfg.Schedule.Mode, modeCalendar, modeInterval)
+	}
+	if cfg.Rollups.Interval < time.Second {
+		add("rollups::interval: %s must be at least 1s", cfg.Rollups.Interval)
 	}
 	names := make([]string, 0, len(cfg.Tables))
 	for name := range cfg.Tables {

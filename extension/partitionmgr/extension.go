@@ -44,12 +44,14 @@ type partitionManager struct {
 	loc       *time.Location
 	plans     map[string]tablePlan
 
-	host   component.Host
-	pool   *pgxpool.Pool
-	m      *maintainer
-	ready  atomic.Bool
-	cancel context.CancelFunc
-	done   chan struct{}
+	host      component.Host
+	pool      *pgxpool.Pool
+	m         *maintainer
+	ready     atomic.Bool
+	cancel    context.CancelFunc
+	done      chan struct{} // closed when the loops have returned
+	closed    chan struct{} // closed when the pool is
+	closeOnce sync.Once
 
 	mu            sync.Mutex
 	rowsInDefault map[string]int64
@@ -103,7 +105,7 @@ func (pm *partitionManager) Start(_ context.Context, host component.Host) error 
 	if err != nil {
 		return fmt.Errorf("dsn: %w", err)
 	}
-	poolCfg.MaxConns = 3 // leader lock, DDL, on-demand requests
+	poolCfg.MaxConns = 4 // leader lock, DDL, on-demand requests, rollup refresh
 	poolCfg.MinConns = 0
 	pool, err := pgxpool.NewWithConfig(context.Background(), poolCfg)
 	if err != nil {
@@ -117,23 +119,47 @@ func (pm *partitionManager) Start(_ context.Context, host component.Host) error 
 		return err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	pm.cancel, pm.done = cancel, make(chan struct{})
+	pm.cancel, pm.done, pm.closed = cancel, make(chan struct{}), make(chan struct{})
 	go pm.run(ctx)
 	return nil
 }
 
-// Shutdown stops the loop, waiting for a run in progress to end.
-func (pm *partitionManager) Shutdown(context.Context) error {
+// Shutdown stops the loops and waits for a run in progress to end, until
+// ctx ends: then it returns ctx's error, having released what is not in use
+// (the gauges' callbacks, idle connections); the pool closes when the run
+// ends. A run ends on cancellation unless the database stops answering.
+func (pm *partitionManager) Shutdown(ctx context.Context) error {
+	var err error
 	if pm.cancel != nil {
 		pm.cancel()
-		<-pm.done
+		select {
+		case <-pm.done:
+		case <-ctx.Done():
+			err = fmt.Errorf("partitionmgr: a maintenance run still holds the database: %w", ctx.Err())
+		}
 	}
 	// Unregisters the gauges' callbacks (none when Start was not called).
 	pm.telemetry.Shutdown()
-	if pm.pool != nil {
-		pm.pool.Close()
+	if pm.pool == nil {
+		return err
 	}
-	return nil
+	if err == nil {
+		pm.closePool()
+		return nil
+	}
+	// Close waits for the connections in use; Reset closes the idle ones
+	// now and the others when they are released.
+	pm.pool.Reset()
+	go func() {
+		<-pm.done
+		pm.closePool()
+	}()
+	return err
+}
+
+func (pm *partitionManager) closePool() {
+	pm.pool.Close()
+	pm.closeOnce.Do(func() { close(pm.closed) })
 }
 
 func (pm *partitionManager) Schema() string    { return pm.cfg.Schema }
@@ -168,6 +194,8 @@ func (pm *partitionManager) EnsurePartitions(ctx context.Context, table string, 
 // retry_interval.
 func (pm *partitionManager) run(ctx context.Context) {
 	defer close(pm.done)
+	var rollups sync.WaitGroup
+	defer rollups.Wait()
 	for {
 		applied, err := schema.Apply(ctx, pm.pool, pm.cfg.Schema)
 		if err == nil {
@@ -175,6 +203,7 @@ func (pm *partitionManager) run(ctx context.Context) {
 				pm.logger.Info("applied schema migrations", zap.String("schema", pm.cfg.Schema), zap.Ints("versions", applied))
 			}
 			pm.ready.Store(true)
+			rollups.Go(func() { pm.rollupLoop(ctx) })
 			break
 		}
 		pm.logger.Warn("cannot apply the schema yet; retrying", zap.Error(err), zap.Duration("retry_in", pm.cfg.RetryInterval))

@@ -29,7 +29,7 @@ var testDBs sync.Map
 // mcp_partitionmgr_test) and dropped when t ends. The package has no TestMain
 // of its own: the generated one (generated_package_test.go) checks for leaked
 // goroutines, and a database per test leaves nothing behind when it exits.
-func testDB(t *testing.T) *pgtest.Database {
+func testDB(t testing.TB) *pgtest.Database {
 	t.Helper()
 	if db, ok := testDBs.Load(t.Name()); ok {
 		return db.(*pgtest.Database)
@@ -193,7 +193,7 @@ func (tm *testManager) waitForRuns(t *testing.T, n int64) {
 	})
 }
 
-func testPool(t *testing.T) *pgxpool.Pool {
+func testPool(t testing.TB) *pgxpool.Pool {
 	t.Helper()
 	pool, err := pgxpool.New(context.Background(), testDB(t).DSN)
 	require.NoError(t, err)

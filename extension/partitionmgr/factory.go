@@ -27,6 +27,8 @@ func createDefaultConfig() component.Config {
 	weekly := func(retention string, expiry Expiry) TableConfig {
 		return TableConfig{Interval: Weekly, Premake: 4, Retention: retention, Expiry: expiry}
 	}
+	// The per-minute rollups outlive the rows they are built from.
+	rollup := TableConfig{Interval: Monthly, Premake: 2, Retention: "400d", Expiry: Drop}
 	return &Config{
 		Schema:        "mcp",
 		ArchiveSchema: "mcp_archive",
@@ -48,7 +50,12 @@ func createDefaultConfig() component.Config {
 			"health_check_record":   weekly("12w", Archive),
 			"error_log":             weekly("12w", Archive),
 			"circuit_breaker_event": {Interval: Monthly, Premake: 2, Retention: "365d", Expiry: Archive},
+			"routing_rollup_1m":     rollup,
+			"tool_call_rollup_1m":   rollup,
+			"health_rollup_1m":      rollup,
+			"session_rollup_1m":     rollup,
 		},
+		Rollups: RollupsConfig{Interval: 10 * time.Second},
 	}
 }
 

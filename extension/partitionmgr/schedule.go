@@ -14,11 +14,16 @@ const (
 	createJob job = iota
 	// expireJob applies retention.
 	expireJob
+	// rollupJob refreshes the per-minute rollups (rollup.go, its own loop).
+	rollupJob
 )
 
 func (j job) String() string {
-	if j == expireJob {
+	switch j {
+	case expireJob:
 		return "expire"
+	case rollupJob:
+		return "rollup"
 	}
 	return "create"
 }

@@ -55,7 +55,7 @@ func TestPeriods(t *testing.T) {
 func TestScheduleFiresAtTheRightInstants(t *testing.T) {
 	berlin := mustLoad(t, "Europe/Berlin")
 	s := schedule{loc: berlin, createAt: clockTime{2, 0}, expireOn: time.Sunday, expireAt: clockTime{3, 0}}
-	at := func(y int, m time.Month, d, h, min int) time.Time { return time.Date(y, m, d, h, min, 0, 0, berlin) }
+	at := func(y int, m time.Month, d, h, mi int) time.Time { return time.Date(y, m, d, h, mi, 0, 0, berlin) }
 	tests := []struct {
 		name  string
 		job   job

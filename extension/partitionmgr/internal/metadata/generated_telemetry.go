@@ -25,17 +25,20 @@ func Tracer(settings component.TelemetrySettings) trace.Tracer {
 // TelemetryBuilder provides an interface for components to report telemetry
 // as defined in metadata and user config.
 type TelemetryBuilder struct {
-	meter                          metric.Meter
-	mu                             sync.Mutex
-	registrations                  []metric.Registration
-	PartitionmgrDefaultRowsExpired metric.Int64Counter
-	PartitionmgrLastSuccess        metric.Int64ObservableGauge
-	PartitionmgrPartitionsCreated  metric.Int64Counter
-	PartitionmgrPartitionsExpired  metric.Int64Counter
-	PartitionmgrRowsInDefault      metric.Int64ObservableGauge
-	PartitionmgrRowsMoved          metric.Int64Counter
-	PartitionmgrRuns               metric.Int64Counter
-	PartitionmgrSchemaReady        metric.Int64ObservableGauge
+	meter                             metric.Meter
+	mu                                sync.Mutex
+	registrations                     []metric.Registration
+	PartitionmgrDefaultRowsExpired    metric.Int64Counter
+	PartitionmgrLastSuccess           metric.Int64ObservableGauge
+	PartitionmgrPartitionsCreated     metric.Int64Counter
+	PartitionmgrPartitionsExpired     metric.Int64Counter
+	PartitionmgrRollupMinutes         metric.Int64Counter
+	PartitionmgrRollupRefreshDuration metric.Float64Histogram
+	PartitionmgrRollupRefreshes       metric.Int64Counter
+	PartitionmgrRowsInDefault         metric.Int64ObservableGauge
+	PartitionmgrRowsMoved             metric.Int64Counter
+	PartitionmgrRuns                  metric.Int64Counter
+	PartitionmgrSchemaReady           metric.Int64ObservableGauge
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -144,6 +147,25 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_partitionmgr_partitions_expired",
 		metric.WithDescription("Partitions removed by retention, by what was done to them. [Alpha]"),
 		metric.WithUnit("{partition}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.PartitionmgrRollupMinutes, err = builder.meter.Int64Counter(
+		"otelcol_partitionmgr_rollup_minutes",
+		metric.WithDescription("Queued minutes a rollup refresh took, by rollup and outcome (refreshed or frozen). [Alpha]"),
+		metric.WithUnit("{minute}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.PartitionmgrRollupRefreshDuration, err = builder.meter.Float64Histogram(
+		"otelcol_partitionmgr_rollup_refresh_duration",
+		metric.WithDescription("Time of one rollup refresh (taking the queue and recomputing its minutes, one transaction). [Alpha]"),
+		metric.WithUnit("s"),
+		metric.WithExplicitBucketBoundaries([]float64{0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30}...),
+	)
+	errs = errors.Join(errs, err)
+	builder.PartitionmgrRollupRefreshes, err = builder.meter.Int64Counter(
+		"otelcol_partitionmgr_rollup_refreshes",
+		metric.WithDescription("Rollup refreshes, by result (ok, failed, skipped while another collector refreshed). [Alpha]"),
+		metric.WithUnit("{refresh}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.PartitionmgrRowsInDefault, err = builder.meter.Int64ObservableGauge(

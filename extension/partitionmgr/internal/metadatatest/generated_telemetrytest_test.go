@@ -35,6 +35,9 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.PartitionmgrDefaultRowsExpired.Add(context.Background(), 1)
 	tb.PartitionmgrPartitionsCreated.Add(context.Background(), 1)
 	tb.PartitionmgrPartitionsExpired.Add(context.Background(), 1)
+	tb.PartitionmgrRollupMinutes.Add(context.Background(), 1)
+	tb.PartitionmgrRollupRefreshDuration.Record(context.Background(), 1)
+	tb.PartitionmgrRollupRefreshes.Add(context.Background(), 1)
 	tb.PartitionmgrRowsMoved.Add(context.Background(), 1)
 	tb.PartitionmgrRuns.Add(context.Background(), 1)
 	AssertEqualPartitionmgrDefaultRowsExpired(t, testTel,
@@ -47,6 +50,15 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualPartitionmgrPartitionsExpired(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualPartitionmgrRollupMinutes(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualPartitionmgrRollupRefreshDuration(t, testTel,
+		[]metricdata.HistogramDataPoint[float64]{{}}, metricdatatest.IgnoreValue(),
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualPartitionmgrRollupRefreshes(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualPartitionmgrRowsInDefault(t, testTel,
