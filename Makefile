@@ -4,7 +4,8 @@
 #   make validate  build, then validate otelcol-config.yaml,
 #                  deploy/agent-config.yaml and the overlays with the binary
 #   make test      start/reuse PostgreSQL (scripts/pg-up.sh), build, go test -race ./...
-#   make lint      gofmt -l (must print nothing) and go vet ./...
+#   make lint      gofmt -l (must print nothing), go vet ./... and golangci-lint
+#                  (pinned in internal/tools/lint, rules in .golangci.yml)
 #   make generate  regenerate each component's internal/metadata, lifecycle
 #                  and goleak tests from its metadata.yaml with the mdatagen
 #                  pinned in internal/tools/go.mod
@@ -107,11 +108,24 @@ realworld-npm:
 		(cd realworld && timeout 300 npm ci --no-audit --no-fund) || echo "warning: npm ci failed: the e2e tests skip the real JS emitters"; \
 	fi
 
+# golangci-lint is pinned in internal/tools/lint/go.mod (a module of its own,
+# like mdatagen's) and built into ./bin when missing or of another version;
+# .golangci.yml holds the rule set.
+GOLANGCI_LINT := $(CURDIR)/bin/golangci-lint
+GOLANGCI_LINT_VERSION := $(shell sed -n 's/^require github.com\/golangci\/golangci-lint\/v2 v\([0-9.]*\)$$/\1/p' internal/tools/lint/go.mod)
+
 lint:
 	@dirs=$$($(GO) list -f '{{.Dir}}' ./...); \
 	out=$$(gofmt -l $$dirs | sort -u); \
 	if [[ -n "$$out" ]]; then echo "gofmt -l reports unformatted files:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	@have=$$([[ -x "$(GOLANGCI_LINT)" ]] && "$(GOLANGCI_LINT)" version 2>&1 || true); \
+	if [[ -z "$(GOLANGCI_LINT_VERSION)" ]]; then echo "no golangci-lint version in internal/tools/lint/go.mod"; exit 1; fi; \
+	if [[ "$$have" != *"version $(GOLANGCI_LINT_VERSION) "* ]]; then \
+		echo "building golangci-lint v$(GOLANGCI_LINT_VERSION) into ./bin"; \
+		(cd internal/tools/lint && $(GO) build -o "$(GOLANGCI_LINT)" github.com/golangci/golangci-lint/v2/cmd/golangci-lint); \
+	fi
+	$(GOLANGCI_LINT) run ./...
 
 # mdatagen is pinned in internal/tools/go.mod, a module of its own so that its
 # dependencies never move the collector's; it is built into ./bin from there.
