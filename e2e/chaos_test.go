@@ -72,7 +72,9 @@ func startSim(t *testing.T, grpcAddr string, requests int) *simRun {
 	t.Cleanup(func() {
 		if s.cmd.ProcessState == nil {
 			_ = s.cmd.Process.Kill()
-			<-s.done
+			if err := <-s.done; err != nil {
+				t.Logf("simulator killed: %v", err)
+			}
 		}
 		if t.Failed() {
 			t.Logf("simulator output:\n%s", s.out.String())
@@ -107,8 +109,8 @@ func (s *simRun) reconcile(t *testing.T, schemaName string) {
 	require.True(t, rep.OK(), "reconciliation found lost or duplicated rows: %s", rep.MissingSummary())
 }
 
-// waitForRoutingRows polls until schemaName.routing_log holds at least min rows.
-func waitForRoutingRows(t *testing.T, schemaName string, min int) int {
+// waitForRoutingRows polls until schemaName.routing_log holds at least atLeast rows.
+func waitForRoutingRows(t *testing.T, schemaName string, atLeast int) int {
 	t.Helper()
 	ctx := context.Background()
 	conn, err := testDB.Connect(ctx)
@@ -118,10 +120,10 @@ func waitForRoutingRows(t *testing.T, schemaName string, min int) int {
 	for {
 		var n int
 		err := conn.QueryRow(ctx, "SELECT count(*) FROM "+schemaName+".routing_log").Scan(&n)
-		if err == nil && n >= min {
+		if err == nil && n >= atLeast {
 			return n
 		}
-		require.True(t, time.Now().Before(deadline), "routing_log did not reach %d rows in 30 s (last error %v)", min, err)
+		require.True(t, time.Now().Before(deadline), "routing_log did not reach %d rows in 30 s (last error %v)", atLeast, err)
 		time.Sleep(50 * time.Millisecond)
 	}
 }

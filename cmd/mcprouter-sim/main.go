@@ -45,7 +45,6 @@ func main() {
 		cmd, args = args[0], args[1:]
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	var code int
 	switch cmd {
 	case "run":

@@ -12,7 +12,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mcp-bridge/otelcol-mcp/internal/pgtest"
-	"github.com/mcp-bridge/otelcol-mcp/internal/reconcile"
 	"github.com/mcp-bridge/otelcol-mcp/internal/reconcile/reconciletest"
 	"github.com/mcp-bridge/otelcol-mcp/internal/simmanifest"
 )
@@ -47,7 +46,6 @@ func TestReconcileFlags(t *testing.T) {
 	assert.ErrorContains(t, err, "poll must be positive")
 	_, err = parseReconcileFlags([]string{"-manifest", "m.gz", "-rates", "health_check=10"}, io.Discard)
 	assert.ErrorContains(t, err, "no rate for the sampled kind lb_decision")
-	var _ reconcile.Options = o
 }
 
 func TestReconcileCommandExitCodes(t *testing.T) {

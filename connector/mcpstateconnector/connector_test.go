@@ -70,6 +70,7 @@ func session(router string) event {
 }
 
 func newTestConnector(t *testing.T, cfg *Config) (*mcpState, *time.Time) {
+	t.Helper()
 	now := t0.Add(time.Hour)
 	c := newConnector(connectortest.NewNopSettings(metadata.Type), cfg, consumertest.NewNop())
 	c.now = func() time.Time { return now }

@@ -151,7 +151,6 @@ type roundTrip struct {
 	name  string
 	table tableID
 	write func(ctx context.Context, e *pgExporter) error
-	where string // selects the row when the table holds several
 	want  map[string]any
 	// ties are columns that may hold the same value, by construction.
 	ties [][2]string
@@ -433,7 +432,7 @@ func roundTrips() []roundTrip {
 				a.PutStr(mcpconv.ToolName, "get_weather")
 				a.PutStr(mcpconv.Strategy, "least_conn")
 				a.PutStr(mcpconv.ServerKey, "weather-2")
-				a.PutEmptySlice(mcpconv.LBCandidates).FromRaw([]any{"weather-1", "weather-2"})
+				_ = a.PutEmptySlice(mcpconv.LBCandidates).FromRaw([]any{"weather-1", "weather-2"}) // strings only: FromRaw cannot fail
 				a.PutStr(mcpconv.LBReason, "fewest in-flight")
 				a.PutStr(mcpconv.SamplingThreshold, "8")
 				a.PutStr("region", "eu")
@@ -476,7 +475,7 @@ func roundTrips() []roundTrip {
 				a.PutStr(mcpconv.ServerURL, "http://weather:8080/mcp")
 				a.PutStr(mcpconv.ServerVersion, "1.2.0")
 				a.PutStr(mcpconv.ServerTransport, "streamable_http")
-				a.PutEmptySlice(mcpconv.ServerTools).FromRaw([]any{"get_weather", "get_alerts"})
+				_ = a.PutEmptySlice(mcpconv.ServerTools).FromRaw([]any{"get_weather", "get_alerts"}) // strings only: FromRaw cannot fail
 				serverEvent(rs, mcpconv.EventServerHealthChanged, t2, mcpconv.HealthUnhealthy)
 				serverEvent(rs, mcpconv.EventServerDeregistered, t3, "").Attributes().PutStr("region", "eu")
 			}),

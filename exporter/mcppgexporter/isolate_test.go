@@ -65,7 +65,7 @@ func telemetryOfEveryTable(bad bool) (ptrace.Traces, plog.Logs, pmetric.Metrics)
 		lb.Attributes().PutStr(mcpconv.ServerKey, "weather-1")
 		switch i % 3 {
 		case 0:
-			lb.Attributes().PutEmptySlice(mcpconv.LBCandidates).FromRaw([]any{"weather-1", "weather-2"})
+			_ = lb.Attributes().PutEmptySlice(mcpconv.LBCandidates).FromRaw([]any{"weather-1", "weather-2"}) // strings only: cannot fail
 		case 1:
 			lb.Attributes().PutEmptySlice(mcpconv.LBCandidates) // an empty text[]
 		}
@@ -77,7 +77,7 @@ func telemetryOfEveryTable(bad bool) (ptrace.Traces, plog.Logs, pmetric.Metrics)
 			mcpconv.EventServerDeregistered}[i%3], "", at(i))
 		reg.Attributes().PutStr(mcpconv.ServerKey, "weather-"+strconv.Itoa(i%4))
 		reg.Attributes().PutStr(mcpconv.HealthStatus, mcpconv.HealthHealthy)
-		reg.Attributes().PutEmptySlice(mcpconv.ServerTools).FromRaw([]any{"get_weather", "tool " + id})
+		_ = reg.Attributes().PutEmptySlice(mcpconv.ServerTools).FromRaw([]any{"get_weather", "tool " + id}) // strings only: cannot fail
 		sess := putEvent(records, []string{mcpconv.EventSessionStart, mcpconv.EventSessionStats, mcpconv.EventSessionEnd}[i%3], "", at(i))
 		sess.Attributes().PutStr(mcpconv.SessionID, "sess-"+strconv.Itoa(i%5))
 		sess.Attributes().PutInt(mcpconv.SessionRequestCount, int64(i))

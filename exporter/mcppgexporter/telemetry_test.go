@@ -21,7 +21,7 @@ func sumsByAttr(t *testing.T, tel *componenttest.Telemetry, name, key string) ma
 	out := map[string]int64{}
 	for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
 		v, _ := dp.Attributes.Value(attribute.Key(key))
-		out[v.Emit()] += dp.Value
+		out[v.String()] += dp.Value
 	}
 	return out
 }
@@ -64,7 +64,7 @@ func TestTelemetryCountsWhatHappened(t *testing.T) {
 	gauges := map[string]int64{}
 	for _, dp := range m.Data.(metricdata.Gauge[int64]).DataPoints {
 		v, _ := dp.Attributes.Value("state")
-		gauges[v.Emit()] = dp.Value
+		gauges[v.String()] = dp.Value
 	}
 	assert.Equal(t, int64(0), gauges["acquired"])
 	assert.Equal(t, int64(4), gauges["max"])

@@ -11,7 +11,7 @@ func filesystemSpace(dir string) (free, total int64, err error) {
 	if err = unix.Statfs(dir, &st); err != nil {
 		return 0, 0, err
 	}
-	return int64(st.Bavail) * int64(st.Bsize), int64(st.Blocks) * int64(st.Bsize), nil //nolint:gosec // block counts fit int64
+	return int64(st.Bavail) * int64(st.Bsize), int64(st.Blocks) * int64(st.Bsize), nil //nolint:gosec,unconvert // block counts fit int64; the field types differ by platform
 }
 
 // allocatedBytes is the disk space a file takes: its allocated blocks, not

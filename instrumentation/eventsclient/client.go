@@ -394,7 +394,7 @@ func (c *Client) post(ctx context.Context, body []byte, n int) error {
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return fmt.Errorf("events: %s: %d events not delivered: %w (last answer: %v)", c.url, n, context.Cause(ctx), last)
+			return fmt.Errorf("events: %s: %d events not delivered: %w (last answer: %w)", c.url, n, context.Cause(ctx), last)
 		case <-t.C:
 		}
 		wait = min(2*wait, 2*time.Second)

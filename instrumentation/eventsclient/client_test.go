@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -246,11 +245,11 @@ func TestConnectionRefusedIsRetried(t *testing.T) {
 	srv.Close()
 	c, err := New(Config{Endpoint: url, RetryFor: 300 * time.Millisecond})
 	require.NoError(t, err)
-	defer c.Shutdown(context.Background())
+	defer func() { assert.NoError(t, c.Shutdown(context.Background())) }()
 	err = c.Post(context.Background(), PoolStats{ServerKey: "k"})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "gave up after 300ms")
-	assert.False(t, errors.Is(err, context.DeadlineExceeded))
+	assert.NotErrorIs(t, err, context.DeadlineExceeded)
 	assert.Positive(t, c.Stats().Retries)
 }
 

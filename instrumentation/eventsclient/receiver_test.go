@@ -52,7 +52,7 @@ func TestTheReceiverAcceptsEveryType(t *testing.T) {
 	c, err := eventsclient.New(eventsclient.Config{Endpoint: "http://" + addr, RetryFor: 10 * time.Second,
 		Resource: eventsclient.Resource{ServiceName: "mcp-router", ServiceInstanceID: "router-1"}})
 	require.NoError(t, err)
-	defer c.Shutdown(ctx)
+	defer func() { assert.NoError(t, c.Shutdown(ctx)) }()
 	events := everyType(time.Now())
 	require.NoError(t, c.Post(ctx, events...))
 

@@ -85,7 +85,7 @@ func registered(key, version string, tools ...string) map[string]any {
 }
 
 func TestLoadReadsWhatTheExporterWrote(t *testing.T) {
-	at := func(d time.Duration) time.Time { return t0.Add(d) }
+	at := t0.Add
 	tests := []struct {
 		name   string
 		events []event

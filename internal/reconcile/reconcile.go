@@ -267,7 +267,7 @@ func (r *Report) Print(w io.Writer) {
 		h.Mode, h.Started.Format(time.RFC3339), h.InstanceID, h.Endpoint, h.Kinds[simmanifest.KindRouting.String()].Sent, h.AchievedRate, r.Schema)
 	fmt.Fprintf(w, "%-16s %-22s %9s %8s %9s %8s %5s %6s  %s\n", "kind", "table", "sent", "failed", "stored", "missing", "dup", "stale", "sampling / SUM(adjusted_count)")
 	for _, k := range r.Kinds {
-		sampling := ""
+		var sampling string
 		switch {
 		case k.Kind == simmanifest.KindSession || k.Kind == simmanifest.KindServer:
 			sampling = "final state compared"

@@ -84,7 +84,7 @@ func TestManifestOfAMillionIDs(t *testing.T) {
 	rec.Flush()
 	require.NoError(t, man.Finish(Header{Kinds: count.Snapshot()}))
 	n := 0
-	_, err = Read(path, func(k Kind, f [][]byte) error {
+	_, err = Read(path, func(_ Kind, f [][]byte) error {
 		if _, err := hex.DecodeString(string(f[0])); err != nil {
 			return err
 		}

@@ -47,7 +47,7 @@ func sentrySpan(span ptrace.Span) bool {
 	if strAttr(attrs, mcpconv.MethodName) == "" {
 		return false
 	}
-	changed := false
+	var changed bool
 	switch strAttr(attrs, sentryOp) {
 	case "mcp.server", "mcp.notification.client_to_server":
 		changed = setRole(span, true)

@@ -155,5 +155,5 @@ func TestNestedValuesWhereTextBelongsAreNotRendered(t *testing.T) {
 	n.span(span, nil)
 	v, _ := a.Get(mcpconv.ErrorType)
 	assert.Equal(t, pcommon.ValueTypeMap, v.Type(), "left as sent: a map is no isError flag and no empty error.type")
-	assert.Equal(t, "", strAttr(a, mcpconv.ErrorType), "a map is no text")
+	assert.Empty(t, strAttr(a, mcpconv.ErrorType), "a map is no text")
 }

@@ -82,7 +82,7 @@ func TestTelemetryCountsEveryDecision(t *testing.T) {
 		var key [3]string
 		for i, k := range []attribute.Key{"rule", "signal", "decision"} {
 			v, _ := dp.Attributes.Value(k)
-			key[i] = v.Emit()
+			key[i] = v.String()
 		}
 		got[key] = dp.Value
 	}

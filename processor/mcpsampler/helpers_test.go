@@ -146,7 +146,7 @@ func lbDecision(records plog.LogRecordSlice, tid pcommon.TraceID) plog.LogRecord
 	a := lr.Attributes()
 	a.PutStr(mcpconv.ServerKey, "weather-1")
 	a.PutStr(mcpconv.Strategy, "least_conn")
-	a.PutEmptySlice(mcpconv.LBCandidates).FromRaw([]any{"weather-1", "weather-2"})
+	_ = a.PutEmptySlice(mcpconv.LBCandidates).FromRaw([]any{"weather-1", "weather-2"}) // strings only: FromRaw cannot fail
 	return lr
 }
 

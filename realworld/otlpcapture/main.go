@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
 	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
@@ -34,7 +35,7 @@ func main() {
 	listen := flag.String("listen", "127.0.0.1:14318", "address to listen on")
 	out := flag.String("out", ".", "directory for traces.jsonl, logs.jsonl, metrics.jsonl")
 	flag.Parse()
-	if err := os.MkdirAll(*out, 0o755); err != nil {
+	if err := os.MkdirAll(*out, 0o750); err != nil {
 		log.Fatal(err)
 	}
 	var mu sync.Mutex
@@ -82,7 +83,8 @@ func main() {
 	mux.HandleFunc("/v1/logs", handle("logs.jsonl", func() request { r := plogotlp.NewExportRequest(); return &r }))
 	mux.HandleFunc("/v1/metrics", handle("metrics.jsonl", func() request { r := pmetricotlp.NewExportRequest(); return &r }))
 	log.Printf("otlpcapture: listening on %s, writing to %s", *listen, *out)
-	log.Fatal(http.ListenAndServe(*listen, mux))
+	srv := &http.Server{Addr: *listen, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	log.Fatal(srv.ListenAndServe())
 }
 
 func readBody(r *http.Request) ([]byte, error) {
@@ -99,7 +101,7 @@ func readBody(r *http.Request) ([]byte, error) {
 }
 
 func appendLine(path string, line []byte) error {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
 		return err
 	}

@@ -24,8 +24,8 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	defer conn.Close(ctx)
 	applied, err := schema.Apply(ctx, conn, os.Args[2])
+	_ = conn.Close(ctx)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

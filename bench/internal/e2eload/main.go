@@ -84,7 +84,7 @@ func scrape(url string) ([]sample, error) {
 			continue
 		}
 		s := sample{labels: map[string]string{}}
-		rest := line
+		var rest string
 		if i := strings.IndexByte(line, '{'); i >= 0 {
 			j := strings.LastIndexByte(line, '}')
 			if j < i {
@@ -224,26 +224,25 @@ func quantile(cum map[float64]float64, q float64) float64 {
 
 const clkTck = 100.0
 
-// procTicks returns utime+stime and the parent pid of pid.
-func procTicks(pid int) (ticks float64, ppid int, err error) {
+// procTicks returns utime+stime of pid.
+func procTicks(pid int) (ticks float64, err error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, 0, err
+		return 0, err
 	}
 	s := string(b)
 	i := strings.LastIndexByte(s, ')')
 	if i < 0 {
-		return 0, 0, errors.New("bad stat")
+		return 0, errors.New("bad stat")
 	}
 	f := strings.Fields(s[i+2:])
-	// f[0] = state (field 3); ppid field 4; utime 14, stime 15.
+	// f[0] = state (field 3); utime 14, stime 15.
 	if len(f) < 13 {
-		return 0, 0, errors.New("short stat")
+		return 0, errors.New("short stat")
 	}
-	ppid, _ = strconv.Atoi(f[1])
 	u, _ := strconv.ParseFloat(f[11], 64)
 	st, _ := strconv.ParseFloat(f[12], 64)
-	return u + st, ppid, nil
+	return u + st, nil
 }
 
 // rssMiB reads a field of /proc/PID/status in MiB: VmRSS (resident memory)
@@ -298,7 +297,7 @@ func (c *pgCPU) sample(ctx context.Context) float64 {
 	}
 	next := map[int]float64{}
 	for _, p := range pids {
-		ticks, _, err := procTicks(int(p))
+		ticks, err := procTicks(int(p))
 		if err != nil {
 			continue
 		}
@@ -394,9 +393,9 @@ func measure(args []string) error {
 		if p.m, err = scrape(*metricsURL); err != nil {
 			return p, err
 		}
-		p.colTicks, _, _ = procTicks(*pid)
+		p.colTicks, _ = procTicks(*pid)
 		if *simPID > 0 {
-			if t, _, err := procTicks(*simPID); err == nil {
+			if t, err := procTicks(*simPID); err == nil {
 				simTicks = t
 			}
 			p.simTicks = simTicks
