@@ -14,6 +14,14 @@
 //     log event each, every one with a unique event.id so that retries are
 //     stored once and what was sent can be counted by id.
 //   - ObservePools: the mcp.router.pool.connections gauge.
+//   - WithRuntimeMetrics: the router's runtime (metric_point, read per
+//     minute by router_runtime): the Go runtime metrics of the
+//     OpenTelemetry contrib runtime instrumentation (go.memory.*,
+//     go.goroutine.count, go.processor.limit, go.config.gogc), plus
+//     go.memory.gc.cycles and process.cpu.time, process.memory.usage and
+//     process.thread.count, which that package does not report. The
+//     scheduler histogram go.schedule.duration is a reader's producer
+//     (runtime.NewProducer), not an instrument: add it to the reader.
 //
 // The hot path (one routed request) builds its attributes in place and
 // caches the metric attribute sets; see docs/benchmarks.md for what it adds

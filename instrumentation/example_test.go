@@ -41,7 +41,10 @@ func ExampleNew() {
 
 	// The collector keeps 1 % of the LB decisions: sampling them here as
 	// well costs the router the event only once in a hundred requests.
-	router, err := instrumentation.New(tp, lp, mp, instrumentation.WithLBDecisionSampling(0.01))
+	// The runtime metrics give the router's CPU, memory, GC and goroutines
+	// per minute (router_runtime).
+	router, err := instrumentation.New(tp, lp, mp, instrumentation.WithLBDecisionSampling(0.01),
+		instrumentation.WithRuntimeMetrics(true))
 	if err != nil {
 		log.Fatal(err)
 	}

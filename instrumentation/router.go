@@ -54,6 +54,7 @@ type config struct {
 	lbDecisions bool
 	lbFraction  float64
 	newID       func() string
+	runtime     bool
 }
 
 // Option configures a Router.
@@ -132,6 +133,11 @@ func New(tp trace.TracerProvider, lp log.LoggerProvider, mp metric.MeterProvider
 		return nil, err
 	}
 	r.serverDuration, r.clientDuration = server.Inst(), client.Inst()
+	if cfg.runtime {
+		if err := startRuntimeMetrics(mp, r.meter); err != nil {
+			return nil, err
+		}
+	}
 	return r, nil
 }
 
