@@ -90,6 +90,8 @@ type otlpEmitter struct {
 	lp     *sdklog.LoggerProvider
 	mp     *sdkmetric.MeterProvider
 	stats  *deliveryStats
+	// runtimeErr is why the runtime metrics did not start (runtime.go).
+	runtimeErr error
 }
 
 // newOTLPEmitter builds the SDK pipelines: every span sampled, batch
@@ -185,7 +187,7 @@ func (e *otlpEmitter) observePools(pools func() []instrumentation.PoolStats) err
 // shutdown flushes spans and logs, then collects and exports the metrics a
 // last time (so the histogram counts cover every request).
 func (e *otlpEmitter) shutdown(ctx context.Context) error {
-	err := errors.Join(e.tp.Shutdown(ctx), e.lp.Shutdown(ctx))
+	err := errors.Join(e.runtimeErr, e.tp.Shutdown(ctx), e.lp.Shutdown(ctx))
 	_ = e.mp.ForceFlush(ctx) // waits for a periodic export in flight
 	if err := errors.Join(err, e.mp.Shutdown(ctx)); err != nil {
 		return err

@@ -55,6 +55,10 @@ type FleetConfig struct {
 
 	Workers int
 	Seed    uint64
+
+	// Runtime is what the router reports of its runtime over OTLP:
+	// RuntimeGo ("" too), RuntimeJVM or RuntimeNone (runtime.go).
+	Runtime string
 }
 
 // Validate names every field that cannot produce traffic.
@@ -83,6 +87,7 @@ func (c FleetConfig) Validate() error {
 	check(c.SessionStats > 0, "session-stats: %v must be positive", c.SessionStats)
 	check(c.ChurnInterval >= 0, "churn-interval: %v must not be negative", c.ChurnInterval)
 	check(c.Workers >= 1, "workers: %d must be at least 1", c.Workers)
+	check(validRuntime(c.Runtime), "runtime: %q must be %s, %s or %s", c.Runtime, RuntimeGo, RuntimeJVM, RuntimeNone)
 	return errors.Join(errs...)
 }
 
@@ -174,6 +179,7 @@ func newFleet(cfg FleetConfig, em emitter, man *simmanifest.Writer, count *simma
 	}
 	f.lastNoUpstream = make([]atomic.Int64, nDomains)
 	f.poolCalls = make([]int64, len(f.ups))
+	f.startRuntime()
 	return f
 }
 
