@@ -252,14 +252,19 @@ func (d *decoder) member(key []byte, keyPos int) {
 		d.skip(nil)
 		return
 	}
-	e.refs = append(e.refs, fieldRef{id: id, pos: keyPos, from: len(e.problems)})
+	ref := fieldRef{id: id, pos: keyPos, from: len(e.problems)}
+	if known {
+		ref.name = fields[id].name
+	} else {
+		ref.id, ref.name = fieldNone, string(key)
+	}
+	e.refs = append(e.refs, ref)
 	extra := e.extraProblems
 	switch {
 	case !known:
-		e.refs[len(e.refs)-1].id, e.refs[len(e.refs)-1].name = fieldNone, string(key)
 		d.skip(nil)
 	case !first:
-		e.problem(keyPos, loc{name: fields[id].name}, "duplicate field")
+		e.problem(keyPos, loc{name: ref.name}, "duplicate field")
 		d.skip(nil)
 	default:
 		e.seen |= bit(id)
@@ -361,15 +366,22 @@ func (d *decoder) unquote(raw []byte) []byte {
 // when a problem was recorded (another kind of value: skipped), or the
 // JSON is malformed.
 func (d *decoder) stringAt(at loc, limit int) (v string, ok bool) {
-	pos, k := d.nextPos(), d.peek()
-	if k != '"' {
+	if pos, k := d.nextPos(), d.peek(); k != '"' {
 		d.wrong(pos, at, "a string", k)
 		return "", false
 	}
+	v, _, ok = d.text(at, limit)
+	return v, ok
+}
+
+// text is stringAt for a value that peek announced as a string; pos is
+// its offset.
+func (d *decoder) text(at loc, limit int) (v string, pos int, ok bool) {
 	raw := d.value()
 	if raw == nil {
-		return "", false
+		return "", 0, false
 	}
+	pos = d.posOf(raw)
 	switch b := d.unquote(raw); {
 	case len(b) > limit:
 		setting := "max_field_length"
@@ -380,9 +392,9 @@ func (d *decoder) stringAt(at loc, limit int) (v string, ok bool) {
 	case len(b) < len(raw)-2 && bytes.IndexByte(b, 0) >= 0: // only an escape makes a NUL
 		d.ev.problem(pos, at, "must not contain NUL characters (\\u0000)")
 	default:
-		return string(b), true
+		return string(b), pos, true
 	}
-	return "", false
+	return "", pos, false
 }
 
 // skip reads and discards one value of any kind, within maxDepth; nul,
@@ -526,10 +538,7 @@ func (d *decoder) currentField(pos int) string {
 	if d.ev.closed || len(refs) == 0 || refs[len(refs)-1].pos > pos {
 		return ""
 	}
-	if r := refs[len(refs)-1]; r.id == fieldNone {
-		return r.name
-	}
-	return fields[refs[len(refs)-1].id].name
+	return refs[len(refs)-1].name
 }
 
 // setErr keeps the tokenizer's first error, worded with where it is and

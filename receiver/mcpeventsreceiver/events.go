@@ -43,8 +43,8 @@ type extraAttr struct {
 // fieldRef records a field as it appeared in the event, for the problems
 // that can only be told once the event's type is known.
 type fieldRef struct {
-	id   fieldID
-	name string // unknown fields only
+	id   fieldID // fieldNone for an unknown field
+	name string
 	pos  int
 	// problems[from:to] of the event are about this field's value.
 	from, to int
@@ -126,24 +126,21 @@ func (e *event) problem(pos int, at loc, reason string) {
 func (d *decoder) finishEvent() {
 	e := &d.ev
 	before, t := len(d.problems)+d.moreProblems, e.typ
-	unknown := "unknown field"
-	if t != nil {
-		unknown += " for event type " + t.name
-	}
 	var hadProblem uint64
 	for _, r := range e.refs {
-		switch {
-		case r.id == fieldNone:
-			d.addProblem(r.pos, loc{name: r.name}, unknown)
-		case t != nil && t.allowed&bit(r.id) == 0:
-			d.addProblem(r.pos, loc{name: fields[r.id].name}, unknown)
-		default:
-			for _, p := range e.problems[r.from:r.to] {
-				d.addProblem(p.pos, p.at, p.reason)
+		if r.id == fieldNone || t != nil && t.allowed&bit(r.id) == 0 {
+			reason := "unknown field"
+			if t != nil {
+				reason += " for event type " + t.name
 			}
-			if r.failed {
-				hadProblem |= bit(r.id)
-			}
+			d.addProblem(r.pos, loc{name: r.name}, reason)
+			continue
+		}
+		for _, p := range e.problems[r.from:r.to] {
+			d.addProblem(p.pos, p.at, p.reason)
+		}
+		if r.failed {
+			hadProblem |= bit(r.id)
 		}
 	}
 	d.moreProblems += e.extraProblems

@@ -21,18 +21,19 @@ import (
 // decodeField reads the value of a known field.
 func (d *decoder) decodeField(id fieldID) {
 	e, spec := &d.ev, &fields[id]
-	at, pos, k, kind := loc{name: spec.name}, d.nextPos(), d.peek(), spec.kind
+	at, k, kind := loc{name: spec.name}, d.peek(), spec.kind
 	switch {
 	case k == 'n': // null is as good as absent
 		d.skip(nil)
 	case kind == kindShortList:
-		d.decodeList(id, at, pos, k)
+		d.decodeList(id, at, d.nextPos(), k)
 	case kind == kindException:
-		d.decodeException(id, at, pos, k)
+		d.decodeException(id, at, d.nextPos(), k)
 	case kind == kindAttributes:
-		d.decodeAttributes(id, at, pos, k)
+		d.decodeAttributes(id, at, d.nextPos(), k)
 	case kind == kindRawJSON:
 		var nul bool
+		pos := d.nextPos()
 		if d.skip(&nul); d.err == nil {
 			switch raw := d.data[pos:d.dec.InputOffset()]; {
 			case nul:
@@ -46,7 +47,7 @@ func (d *decoder) decodeField(id fieldID) {
 		}
 	case k == '0' && (kind == kindInt || kind == kindMillis || kind == kindStrOrInt || kind == kindTime):
 		if raw := d.value(); raw != nil {
-			e.problem(pos, at, e.setNumber(id, raw))
+			e.problem(d.posOf(raw), at, e.setNumber(id, raw))
 		}
 	case k == '"' && kind != kindInt && kind != kindMillis:
 		// The kinds whose content is checked (type, time, enums, ids,
@@ -57,13 +58,13 @@ func (d *decoder) decodeField(id fieldID) {
 		} else if kind == kindShort || kind == kindStrOrInt {
 			limit = d.limits.maxFieldLength
 		}
-		if v, ok := d.stringAt(at, limit); v == "" && ok {
+		if v, pos, ok := d.text(at, limit); v == "" && ok {
 			e.empty |= bit(id)
 		} else if ok {
 			e.problem(pos, at, e.setString(id, v))
 		}
 	default:
-		d.wrong(pos, at, kindWants[kind], k)
+		d.wrong(d.nextPos(), at, kindWants[kind], k)
 	}
 }
 
@@ -170,7 +171,7 @@ func (d *decoder) attrValue(at loc) (v attrValue, ok bool) {
 	switch {
 	case k == '"':
 		v.tag = 's'
-		v.str, ok = d.stringAt(at, d.limits.maxTextLength)
+		v.str, _, ok = d.text(at, d.limits.maxTextLength)
 		return v, ok
 	case k == 't' || k == 'f':
 		v.tag = byte(k)
