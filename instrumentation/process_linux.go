@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
-	"fmt"
 	"os"
 	"strconv"
 )
@@ -38,7 +37,7 @@ func readProcessStats() (processStats, error) {
 		}
 	}
 	if !haveRSS || !haveThreads {
-		return p, errors.Join(err, fmt.Errorf("/proc/self/status has no VmRSS or Threads line"))
+		return p, errors.Join(err, errors.New("/proc/self/status has no VmRSS or Threads line"))
 	}
 	p.memory, p.residentBytes, p.threads = true, rss, threads
 	return p, err

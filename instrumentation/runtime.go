@@ -30,7 +30,9 @@ func WithRuntimeMetrics(on bool) Option {
 }
 
 // startRuntimeMetrics registers the runtime metrics on mp; meter (the
-// Router's) carries the ones the contrib package does not report.
+// Router's) carries the ones the contrib package (v0.72.0) does not
+// report. Should a later version report one of them, drop ours: the view
+// adds the series of a metric up, so both would count.
 func startRuntimeMetrics(mp metric.MeterProvider, meter metric.Meter) error {
 	if err := contribruntime.Start(contribruntime.WithMeterProvider(mp)); err != nil {
 		return fmt.Errorf("instrumentation: runtime metrics: %w", err)
