@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/sampling"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
@@ -210,10 +211,24 @@ func NewRun(t *testing.T, spec Spec) Run {
 }
 
 // Store writes the run through the mcppg exporter (factory, no queue),
-// which also applies the schema.
+// which also applies the schema. The schema is dropped when the test ends,
+// so a rerun (go test -count=N) starts from nothing: the simulator's seeded
+// runs repeat their session ids, and rows left by the previous run would
+// merge into this one's.
 func (run Run) Store(t *testing.T, dsn, schema string) {
 	t.Helper()
 	ctx := context.Background()
+	t.Cleanup(func() {
+		conn, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			t.Errorf("dropping schema %s: %v", schema, err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
+			t.Errorf("dropping schema %s: %v", schema, err)
+		}
+	})
 	f := mcppgexporter.NewFactory()
 	cfg := f.CreateDefaultConfig().(*mcppgexporter.Config)
 	cfg.DSN = configopaque.String(dsn)
