@@ -46,7 +46,8 @@ func ExampleNew() {
 	router, err := instrumentation.New(tp, lp, mp, instrumentation.WithLBDecisionSampling(0.01),
 		instrumentation.WithRuntimeMetrics(true))
 	if err != nil {
-		log.Fatal(err)
+		log.Print(err) // returning runs the deferred shutdown
+		return
 	}
 	_, _ = router.ObservePools(func() []instrumentation.PoolStats {
 		return []instrumentation.PoolStats{{ServerKey: "weather-1", Active: 3, Idle: 29}}
@@ -58,7 +59,7 @@ func ExampleNew() {
 // One inbound tools/call routed to an upstream, retried once.
 func ExampleRouter_StartRequest() {
 	router, _ := instrumentation.New(nil, nil, nil) // the global providers
-	callUpstream := func(ctx context.Context, server string) error { return nil }
+	callUpstream := func(_ context.Context, _ string) error { return nil }
 
 	ctx, req := router.StartRequest(context.Background(), instrumentation.RequestInfo{
 		Method: mcpconv.MethodToolsCall, Tool: "get_weather", SessionID: "sess-1", RequestID: "17",

@@ -113,8 +113,8 @@ func logToPdata(r sdklog.Record) plog.LogRecord {
 	lr.SetSeverityNumber(plog.SeverityNumber(r.Severity()))
 	lr.SetTraceID(pcommon.TraceID(r.TraceID()))
 	lr.SetSpanID(pcommon.SpanID(r.SpanID()))
-	if b := r.Body(); b.Type() != attribute.INVALID {
-		lr.Body().SetStr(b.Emit())
+	if b := r.Body(); b.Type() != attribute.EMPTY {
+		lr.Body().SetStr(b.String())
 	}
 	var attrs []attribute.KeyValue
 	r.WalkAttributes(func(kv attribute.KeyValue) bool {
@@ -141,7 +141,7 @@ func putAttributes(to pcommon.Map, from []attribute.KeyValue) {
 				s.AppendEmpty().SetStr(v)
 			}
 		default:
-			to.PutStr(k, kv.Value.Emit())
+			to.PutStr(k, kv.Value.String())
 		}
 	}
 }

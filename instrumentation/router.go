@@ -14,7 +14,6 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/log"
-	"go.opentelemetry.io/otel/log/global"
 	"go.opentelemetry.io/otel/metric"
 	semconvmcp "go.opentelemetry.io/otel/semconv/v1.41.0/mcpconv"
 	"go.opentelemetry.io/otel/trace"
@@ -91,7 +90,7 @@ func WithEventIDs(newID func() string) Option {
 }
 
 // New creates a Router on the given providers; a nil provider means the
-// global one (otel.GetTracerProvider, global.GetLoggerProvider,
+// global one (otel.GetTracerProvider, otel.GetLoggerProvider,
 // otel.GetMeterProvider).
 func New(tp trace.TracerProvider, lp log.LoggerProvider, mp metric.MeterProvider, opts ...Option) (*Router, error) {
 	cfg := config{scope: ScopeName, lbDecisions: true, lbFraction: 1, newID: NewEventID}
@@ -112,7 +111,7 @@ func New(tp trace.TracerProvider, lp log.LoggerProvider, mp metric.MeterProvider
 		tp = otel.GetTracerProvider()
 	}
 	if lp == nil {
-		lp = global.GetLoggerProvider()
+		lp = otel.GetLoggerProvider()
 	}
 	if mp == nil {
 		mp = otel.GetMeterProvider()

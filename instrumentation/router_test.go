@@ -377,7 +377,9 @@ func TestNewWithGlobalProviders(t *testing.T) {
 func TestMetricSetCache(t *testing.T) {
 	var c setCache
 	k := metricKey{"tools/call", "a", "t", ""}
-	assert.Equal(t, c.get(k), c.get(k))
+	first := c.get(k)
+	assert.Len(t, c.sets, 1)
+	assert.Equal(t, first, c.get(k))
 	want := attribute.NewSet(attribute.String(mcpconv.MethodName, "tools/call"),
 		attribute.String(mcpconv.ServerKey, "a"), attribute.String(mcpconv.ToolName, "t"))
 	got := k.set()

@@ -52,7 +52,7 @@ func newOTLPExporters(ctx context.Context, cfg otlpConfig) (otlpExporters, error
 	switch cfg.Protocol {
 	case "grpc":
 		e.spans, err1 = otlptracegrpc.New(ctx, otlptracegrpc.WithEndpoint(cfg.Endpoint), otlptracegrpc.WithInsecure(),
-			otlptracegrpc.WithRetry(otlptracegrpc.RetryConfig(retryConfig(cfg.RetryFor))),
+			otlptracegrpc.WithRetry(retryConfig(cfg.RetryFor)),
 			otlptracegrpc.WithTimeout(cfg.RetryFor))
 		e.logs, err2 = otlploggrpc.New(ctx, otlploggrpc.WithEndpoint(cfg.Endpoint), otlploggrpc.WithInsecure(),
 			otlploggrpc.WithRetry(otlploggrpc.RetryConfig(retryConfig(cfg.RetryFor))),
