@@ -87,6 +87,7 @@ func parseRunFlags(args []string, stderr io.Writer) (routersim.Options, error) {
 	fs.DurationVar(&o.Fleet.SessionStats, "session-stats", 5*time.Second, "session stats events this often")
 	fs.DurationVar(&o.Fleet.ChurnInterval, "churn-interval", 5*time.Second, "deregister or re-register an upstream this often; 0 = never")
 	fs.IntVar(&o.Fleet.Workers, "workers", 4, "generator goroutines")
+	fs.StringVar(&o.Fleet.Runtime, "runtime", routersim.RuntimeGo, "runtime metrics the router reports over OTLP: go (the simulator's own Go runtime), jvm (a modelled JVM with the Java agent's names) or none")
 	fs.Uint64Var(&o.Fleet.Seed, "seed", 0, "seed of the random choices; 0 picks one from the clock")
 	fs.BoolVar(&o.LBEvents, "lb-events", true, "emit an lb decision event per routed request")
 	fs.DurationVar(&o.MetricInterval, "metric-interval", 10*time.Second, "export metrics (pool gauge, histograms) this often")

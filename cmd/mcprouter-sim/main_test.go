@@ -57,3 +57,16 @@ func TestServerPrefixFlag(t *testing.T) {
 	_, err = parseRunFlags([]string{"-requests", "1", "-server-prefix", "gw 1"}, io.Discard)
 	assert.ErrorContains(t, err, "server-prefix")
 }
+
+// TestRuntimeFlag: -runtime reaches the fleet (go by default); an unknown
+// runtime is refused by name.
+func TestRuntimeFlag(t *testing.T) {
+	o, err := parseRunFlags([]string{"-requests", "1"}, io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, routersim.RuntimeGo, o.Fleet.Runtime)
+	o, err = parseRunFlags([]string{"-requests", "1", "-runtime", "jvm"}, io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, routersim.RuntimeJVM, o.Fleet.Runtime)
+	_, err = parseRunFlags([]string{"-requests", "1", "-runtime", "dotnet"}, io.Discard)
+	assert.ErrorContains(t, err, `runtime: "dotnet" must be go, jvm or none`)
+}

@@ -168,7 +168,7 @@ func mergeMetrics(all []pmetric.Metrics) pmetric.Metrics {
 // not delivered and shutdown returns then, not after -flush-timeout's retries.
 func TestEventsShutdownHonoursTheFlushDeadline(t *testing.T) {
 	stuck := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
 		select {
 		case <-stuck:
 		case <-r.Context().Done():

@@ -199,7 +199,7 @@ func TestManifestListsExactlyWhatWasEmitted(t *testing.T) {
 	assert.Len(t, got[simmanifest.KindServer], o.Fleet.Servers)
 	assert.Equal(t, int64(3000), h.Kinds[simmanifest.KindRouting.String()].Sent)
 	for _, k := range []simmanifest.Kind{simmanifest.KindToolCall, simmanifest.KindError, simmanifest.KindHealthCheck, simmanifest.KindLBDecision, simmanifest.KindBreaker} {
-		assert.NotZero(t, len(got[k]), "the busy run produced no %s", k)
+		assert.NotEmpty(t, got[k], "the busy run produced no %s", k)
 	}
 	assert.NotZero(t, h.Kinds[simmanifest.KindHealthCheck.String()].Failed, "outages fail health checks")
 	assert.NotZero(t, h.Kinds[simmanifest.KindBreaker.String()].Failed, "breakers open")
@@ -226,7 +226,7 @@ func TestManifestListsExactlyWhatWasEmitted(t *testing.T) {
 func attrOf(attrs []attribute.KeyValue, key string) string {
 	for _, kv := range attrs {
 		if string(kv.Key) == key {
-			return kv.Value.Emit()
+			return kv.Value.String()
 		}
 	}
 	return ""
@@ -236,7 +236,7 @@ func logAttr(r sdklog.Record, key string) string {
 	var v string
 	r.WalkAttributes(func(kv attribute.KeyValue) bool {
 		if string(kv.Key) == key {
-			v = kv.Value.Emit()
+			v = kv.Value.String()
 			return false
 		}
 		return true

@@ -164,7 +164,7 @@ func (w *worker) request(now time.Time) {
 			a.call = instrumentation.ToolCallInfo{CallID: w.callID(), ServerAddress: u.address, ServerPort: u.port, Attempt: attempt}
 			a.callErr = f.callOutcome(rng, u, r.info.Tool, now)
 			callDuration := toolLatency.draw(rng)
-			if _, ok := a.callErr.(*TimeoutError); ok {
+			if _, ok := a.callErr.(*TimeoutError); ok { //nolint:errorlint // the simulator's own errors are never wrapped; no errors.As per request
 				callDuration = upstreamTimeout
 			}
 			a.startOffset = elapsed
@@ -197,7 +197,7 @@ func (w *worker) request(now time.Time) {
 		elapsed += methodLatency[r.info.Method].draw(rng)
 		if rng.Float64() < f.cfg.ErrorRate {
 			r.err = routerFailures[r.info.Method]()
-			if _, ok := r.err.(*TimeoutError); ok {
+			if _, ok := r.err.(*TimeoutError); ok { //nolint:errorlint // as above
 				elapsed += upstreamTimeout
 			}
 		}
@@ -237,7 +237,7 @@ func (w *worker) noUpstream(d int, now time.Time) {
 
 // retryable errors move the call to another replica.
 func retryable(err error) bool {
-	switch e := err.(type) {
+	switch e := err.(type) { //nolint:errorlint // the simulator's own errors are never wrapped
 	case *TimeoutError:
 		return true
 	case *instrumentation.RPCError:
