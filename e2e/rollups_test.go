@@ -90,14 +90,15 @@ func TestRollupsEqualRawRowsAfterCollectorKill(t *testing.T) {
 	require.NoError(t, err)
 	// Every row is stored (reconciled); once the queue is empty, the refresh
 	// that emptied it has committed the recomputed minutes with it.
-	deadline := time.Now().Add(time.Minute)
+	// A minute is refreshed once it ended rollups::delay (15 s) ago.
+	deadline := time.Now().Add(3 * time.Minute)
 	for {
 		var queued int
 		require.NoError(t, conn.QueryRow(ctx, "SELECT count(*) FROM rollup_dirty").Scan(&queued))
 		if queued == 0 {
 			break
 		}
-		require.True(t, time.Now().Before(deadline), "rollup_dirty still holds %d minutes after a minute", queued)
+		require.True(t, time.Now().Before(deadline), "rollup_dirty still holds %d minutes after 3 minutes", queued)
 		time.Sleep(100 * time.Millisecond)
 	}
 

@@ -12,7 +12,8 @@
 --     queue rows back with it. rollup_dirty has no index and no key, so
 --     concurrent writers only append and never wait on each other.
 --   * rollup_refresh() (called by partitionmgr every rollups::interval)
---     deletes the queued minutes and, in the same transaction, replaces
+--     deletes the queued minutes that have ended (rollups::delay ago) and,
+--     in the same transaction, replaces
 --     those minutes' rollup rows by a GROUP BY over the raw rows. A writer
 --     commits its rows and its queue rows together, so a minute whose rows
 --     the refresh did not see stays queued for the next refresh.
@@ -255,12 +256,15 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     GROUP BY run
 $$;
 
--- Takes every queued minute and recomputes it. Minutes before a table's
+-- Takes every queued minute that ended by ended_by (NULL: every one) and
+-- recomputes it; a minute still filling stays queued, so that each row is
+-- read about once, when its minute is complete. Minutes before a table's
 -- *_since bound (NULL: none) are taken off the queue but left as they are:
 -- retention may already have removed their raw rows (partitionmgr passes the
 -- start of the period its retention cuts at). Returns, per kind, the minutes
 -- recomputed and the minutes left frozen. The caller holds the refresh lock.
-CREATE FUNCTION rollup_refresh(routing_since timestamptz, tool_call_since timestamptz, health_since timestamptz)
+CREATE FUNCTION rollup_refresh(routing_since timestamptz, tool_call_since timestamptz, health_since timestamptz,
+                               ended_by timestamptz)
 RETURNS TABLE (kind text, refreshed bigint, frozen bigint)
 LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 DECLARE
@@ -272,7 +276,8 @@ DECLARE
     health_minutes    timestamptz[];
     session_minutes   timestamptz[];
 BEGIN
-    WITH taken AS (DELETE FROM rollup_dirty RETURNING rollup_dirty.kind AS k, rollup_dirty.ts AS m)
+    WITH taken AS (DELETE FROM rollup_dirty d WHERE ended_by IS NULL OR d.ts + interval '1 minute' <= ended_by
+                   RETURNING d.kind AS k, d.ts AS m)
     SELECT array_agg(DISTINCT m) FILTER (WHERE k = 'routing'),
            array_agg(DISTINCT m) FILTER (WHERE k = 'tool_call'),
            array_agg(DISTINCT m) FILTER (WHERE k = 'health'),

@@ -75,6 +75,10 @@ type RollupsConfig struct {
 	// Interval between refreshes: how stale a rollup may be. Each refresh
 	// recomputes the minutes that received rows since the one before.
 	Interval time.Duration `mapstructure:"interval"`
+	// Delay after the end of a minute before it is refreshed: a minute is
+	// read once complete (rows arriving later refresh it again), not at
+	// every refresh while it fills.
+	Delay time.Duration `mapstructure:"delay"`
 
 	// prevent unkeyed literal initialization
 	_ struct{}
@@ -179,6 +183,9 @@ func (cfg *Config) Validate() error {
 	}
 	if cfg.Rollups.Interval < time.Second {
 		add("rollups::interval: %s must be at least 1s", cfg.Rollups.Interval)
+	}
+	if cfg.Rollups.Delay < 0 {
+		add("rollups::delay: %s must not be negative", cfg.Rollups.Delay)
 	}
 	names := make([]string, 0, len(cfg.Tables))
 	for name := range cfg.Tables {

@@ -28,6 +28,7 @@ func TestLoadConfig(t *testing.T) {
 	custom.Schedule.Mode = "interval"
 	custom.Schedule.Interval = 30 * time.Minute
 	custom.Rollups.Interval = 30 * time.Second
+	custom.Rollups.Delay = time.Minute
 	// A table named in the config keeps the defaults of the fields it omits.
 	custom.Tables["routing_log"] = TableConfig{Interval: Daily, Premake: 14, Retention: "90d", Expiry: Drop}
 
@@ -57,6 +58,7 @@ func TestLoadConfig(t *testing.T) {
 				`schedule::expire_at: "25:00" is not a time of day HH:MM` + "\n" +
 				`schedule::expire_on: "someday" is not a day of the week (sunday ... saturday)` + "\n" +
 				"rollups::interval: 500ms must be at least 1s\n" +
+				"rollups::delay: -1s must not be negative\n" +
 				"tables::no_such_table: not a partitioned table of the schema (circuit_breaker_event, error_log, health_check_record, health_rollup_1m, lb_decision, metric_point, routing_log, routing_rollup_1m, session_rollup_1m, tool_call_payload, tool_call_record, tool_call_rollup_1m)\n" +
 				`tables::routing_log::interval: "hourly" must be daily, weekly or monthly` + "\n" +
 				"tables::routing_log::premake: -1 must not be negative\n" +

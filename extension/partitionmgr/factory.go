@@ -55,7 +55,7 @@ func createDefaultConfig() component.Config {
 			"health_rollup_1m":      rollup,
 			"session_rollup_1m":     rollup,
 		},
-		Rollups: RollupsConfig{Interval: 10 * time.Second},
+		Rollups: RollupsConfig{Interval: 10 * time.Second, Delay: 15 * time.Second},
 	}
 }
 

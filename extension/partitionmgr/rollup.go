@@ -35,21 +35,27 @@ type rollupCount struct {
 	frozen    int64
 }
 
-// refreshRollups recomputes the queued minutes unless another collector is
-// refreshing (skipped is then true). A minute before the cut-off of its
+// refreshRollups recomputes the queued minutes that ended by endedBy (the
+// zero time: every one) unless another collector is refreshing (skipped is
+// then true). A minute before the cut-off of its
 // source table's retention (the start of the period holding now - retention,
 // where retention removes rows) is taken off the queue and left as it is: its
 // raw rows may be gone.
-func (m *maintainer) refreshRollups(ctx context.Context, now time.Time) (counts []rollupCount, skipped bool, err error) {
-	since := make([]any, len(rollupSources))
+func (m *maintainer) refreshRollups(ctx context.Context, now, endedBy time.Time) (counts []rollupCount, skipped bool, err error) {
+	args := make([]any, len(rollupSources), len(rollupSources)+1) // the *_since bounds, then ended_by
 	for i, table := range rollupSources {
 		var bound *time.Time
 		if plan, ok := m.tables[table]; ok && plan.retention > 0 {
 			start := plan.interval.Start(now.Add(-plan.retention), m.loc)
 			bound = &start
 		}
-		since[i] = bound
+		args[i] = bound
 	}
+	var ended *time.Time
+	if !endedBy.IsZero() {
+		ended = &endedBy
+	}
+	args = append(args, ended)
 	err = pgx.BeginFunc(ctx, m.pool, func(tx pgx.Tx) error {
 		var locked bool
 		if err := tx.QueryRow(ctx, "SELECT pg_try_advisory_xact_lock($1)", rollupLockKey(m.schemaName)).Scan(&locked); err != nil {
@@ -60,7 +66,7 @@ func (m *maintainer) refreshRollups(ctx context.Context, now time.Time) (counts 
 			return nil
 		}
 		rows, err := tx.Query(ctx, "SELECT kind, refreshed, frozen FROM "+
-			pgx.Identifier{m.schemaName, "rollup_refresh"}.Sanitize()+"($1, $2, $3)", since...)
+			pgx.Identifier{m.schemaName, "rollup_refresh"}.Sanitize()+"($1, $2, $3, $4)", args...)
 		if err != nil {
 			return err
 		}
@@ -94,7 +100,7 @@ func (pm *partitionManager) rollupLoop(ctx context.Context) {
 func (pm *partitionManager) refreshRollups(ctx context.Context) {
 	started := time.Now()
 	now := pm.clock.Now()
-	counts, skipped, err := pm.m.refreshRollups(ctx, now)
+	counts, skipped, err := pm.m.refreshRollups(ctx, now, now.Add(-pm.cfg.Rollups.Delay))
 	if ctx.Err() != nil {
 		return // shutting down: not a failure
 	}

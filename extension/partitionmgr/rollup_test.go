@@ -258,7 +258,7 @@ func newRollupMaintainer(t testing.TB, schemaName string) *maintainer {
 
 func refreshed(t *testing.T, m *maintainer, now time.Time) map[string]rollupCount {
 	t.Helper()
-	counts, skipped, err := m.refreshRollups(context.Background(), now)
+	counts, skipped, err := m.refreshRollups(context.Background(), now, now)
 	require.NoError(t, err)
 	require.False(t, skipped)
 	out := map[string]rollupCount{}
@@ -358,7 +358,7 @@ func TestRollupsEqualGroupByUnderReplayLateAndConcurrentWrites(t *testing.T) {
 				return
 			default:
 			}
-			if _, _, err := m.refreshRollups(ctx, now); err != nil {
+			if _, _, err := m.refreshRollups(ctx, now, now); err != nil {
 				errs <- err
 				return
 			}
@@ -406,7 +406,7 @@ func TestRollupsOfExpiredMinutesStayAsTheyWere(t *testing.T) {
 	then := time.Date(2026, 10, 1, 12, 0, 0, 0, time.UTC)
 	g := &rowGen{rng: rand.New(rand.NewPCG(3, 4)), base: then}
 	require.NoError(t, writeLikeExporter(ctx, m.pool, schemaName, "routing_log", routingColumns, g.routing(1, 50)))
-	refreshed(t, m, then)
+	refreshed(t, m, then.Add(time.Hour))
 	var before string
 	require.NoError(t, m.pool.QueryRow(ctx, "SELECT array_agg(x ORDER BY x::text)::text FROM "+
 		pgx.Identifier{schemaName, "routing_rollup_1m"}.Sanitize()+" x").Scan(&before))
@@ -465,8 +465,14 @@ func TestManagerRefreshesRollups(t *testing.T) {
 	g := &rowGen{rng: rand.New(rand.NewPCG(5, 6)), base: start.Add(-3 * time.Minute)}
 	pool := testPool(t)
 	require.NoError(t, writeLikeExporter(context.Background(), pool, schemaName, "routing_log", routingColumns, g.routing(3, 90)))
+	// The refresh at start+10s leaves the last minute (ended at start) for
+	// 15 s (rollups::delay); the one at start+20s takes it.
 	tm.clock.Set(start.Add(10 * time.Second))
-	eventually(t, "a refresh of the three minutes", func() bool {
+	eventually(t, "a refresh of the two minutes ended 15 s ago", func() bool {
+		return tm.rollupMinutes(t)["routing/refreshed"] == 2 && tm.clock.pending() >= 2
+	})
+	tm.clock.Set(start.Add(20 * time.Second))
+	eventually(t, "a refresh of the third minute", func() bool {
 		return tm.rollupMinutes(t)["routing/refreshed"] == 3
 	})
 	require.Empty(t, rollupMismatches(t, pool, schemaName))
