@@ -557,7 +557,7 @@ func (d *decoder) setErr(err error) {
 	switch msg := se.msg; {
 	case next < len(d.data) && d.data[next] != '"' && d.expected() == "expected a field name":
 		se.pos, se.msg = next, d.unexpected(next)+", expected a field name" // jsontext reads on to the end of a value
-	case err == io.EOF || je != nil && je.Err == io.ErrUnexpectedEOF:
+	case errors.Is(err, io.EOF) || je != nil && errors.Is(je.Err, io.ErrUnexpectedEOF):
 		se.pos, se.msg = len(d.data), "unexpected end of input in string"
 		if next >= len(d.data) || d.data[next] != '"' {
 			se.msg = "unexpected end of input, " + d.expected()
@@ -578,7 +578,7 @@ func (d *decoder) setErr(err error) {
 	case strings.Contains(msg, " in number"):
 		se.msg = "invalid number"
 	default: // a character out of place
-		if strings.HasSuffix(msg, "at start of value") || je.Err == jsontext.ErrNonStringName {
+		if strings.HasSuffix(msg, "at start of value") || errors.Is(je.Err, jsontext.ErrNonStringName) {
 			se.pos = next
 		}
 		se.msg = d.unexpected(se.pos) + ", " + d.expected()

@@ -470,7 +470,8 @@ func putAttrValue(dst pcommon.Value, v *attrValue) {
 // nanoseconds) do not change it, any value does. Tool arguments and results
 // count as sent (their text).
 func (b *batch) contentID(e *event) string {
-	buf := append(b.hashBuf[:0], e.typ.name...)
+	buf := b.hashBuf[:0]
+	buf = append(buf, e.typ.name...)
 	buf = append(buf, 0)
 	for id := range fieldID(len(fields)) {
 		if e.set&bit(id) == 0 || id == fType || id == fID {

@@ -53,9 +53,10 @@ func (d *decoder) decodeField(id fieldID) {
 		// The kinds whose content is checked (type, time, enums, ids,
 		// thresholds) need no length limit.
 		limit := math.MaxInt
-		if kind == kindText {
+		switch kind {
+		case kindText:
 			limit = d.limits.maxTextLength
-		} else if kind == kindShort || kind == kindStrOrInt {
+		case kindShort, kindStrOrInt:
 			limit = d.limits.maxFieldLength
 		}
 		if v, pos, ok := d.text(at, limit); v == "" && ok {
