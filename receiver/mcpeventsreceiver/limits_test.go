@@ -284,7 +284,7 @@ func TestUnsizedBodyIsCountedAsRead(t *testing.T) {
 			// leaves room for the first 256 KiB of the other.
 			held := exactly(healthChecks("held", 768<<10), 768<<10)
 			done := make(chan response, 1)
-			go func() { done <- post(t, url, "application/x-ndjson", held) }()
+			go func() { done <- postFromGoroutine(url, "application/x-ndjson", held) }()
 			require.Eventually(t, func() bool { return gate.inside.Load() == 1 }, waitFor, time.Millisecond)
 			require.Equal(t, int64(768<<10), receiverOf(cfg).inflight.bytes.Load())
 

@@ -73,7 +73,7 @@ func TestREADMEExamples(t *testing.T) {
 	for _, ex := range examples {
 		t.Run(ex.command, func(t *testing.T) {
 			cfg := testConfig()
-			host := component.Host(componenttest.NewNopHost())
+			host := componenttest.NewNopHost()
 			if _, ok := ex.headers["Authorization"]; ok {
 				cfg.Auth = configoptional.Some(confighttp.AuthConfig{Config: configauth.Config{AuthenticatorID: component.MustNewID("tokenauth")}})
 				host = hostWithAuth{host}

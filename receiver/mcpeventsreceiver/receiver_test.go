@@ -126,6 +126,22 @@ func post(t *testing.T, url, contentType string, body []byte, header ...string) 
 	return do(t, req)
 }
 
+// postFromGoroutine is post for a goroutine other than the test's, which
+// must not stop the test: a request that fails comes back as status 0 with
+// the error as its body, for the test's goroutine to judge.
+func postFromGoroutine(url, contentType string, body []byte) response {
+	resp, err := testClient.Post(url, contentType, bytes.NewReader(body))
+	if err != nil {
+		return response{body: err.Error()}
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return response{body: err.Error()}
+	}
+	return response{status: resp.StatusCode, header: resp.Header, body: string(b)}
+}
+
 // testClient gives up on an answer after waitFor, so that a receiver that
 // holds a request fails its test instead of hanging it.
 var testClient = &http.Client{Timeout: waitFor}
