@@ -27,6 +27,7 @@ import (
 
 // query is one documented look-up; args draws random parameters for a run.
 type query struct {
+	id   string // for -kinds
 	name string
 	sql  string
 	args func(s *sample) []any
@@ -36,11 +37,14 @@ type query struct {
 type sample struct {
 	rng        *rand.Rand
 	end        time.Time
+	now        time.Time // the end of the rollups (dashboard mode)
 	days       int
 	requestIDs []requestRef
 	toolCalls  []requestRef // requests that have a tool call
 	servers    []string
-	errorTypes []string
+	// servers of the rollups (dashboard mode)
+	rollupServers []string
+	errorTypes    []string
 }
 
 func (s *sample) randomHour() time.Time {
@@ -49,33 +53,33 @@ func (s *sample) randomHour() time.Time {
 
 // queries are the look-ups of docs/queries.md, in its order.
 var queries = []query{
-	{name: "routed request by request id, day known", sql: `SELECT * FROM mcp.routing_log
+	{id: "req-day", name: "routed request by request id, day known", sql: `SELECT * FROM mcp.routing_log
 		WHERE request_id = $1 AND ts >= $2 AND ts < $3`,
 		args: func(s *sample) []any { r := s.request(); return []any{r.id, r.day, r.day.AddDate(0, 0, 1)} }},
-	{name: "routed request by request id, any time", sql: `SELECT * FROM mcp.routing_log WHERE request_id = $1`,
+	{id: "req-any", name: "routed request by request id, any time", sql: `SELECT * FROM mcp.routing_log WHERE request_id = $1`,
 		args: func(s *sample) []any { return []any{s.request().id} }},
-	{name: "routed requests in a time range (one hour, latest 100)", sql: `SELECT ts, method, tool_name, server_key, status, duration_us
+	{id: "range-hour", name: "routed requests in a time range (one hour, latest 100)", sql: `SELECT ts, method, tool_name, server_key, status, duration_us
 		FROM mcp.routing_log WHERE ts >= $1 AND ts < $2 ORDER BY ts DESC LIMIT 100`,
 		args: func(s *sample) []any { h := s.randomHour(); return []any{h, h.Add(time.Hour)} }},
-	{name: "requests to one server in an hour (latest 100)", sql: `SELECT ts, method, tool_name, status, duration_us
+	{id: "server-hour", name: "requests to one server in an hour (latest 100)", sql: `SELECT ts, method, tool_name, status, duration_us
 		FROM mcp.routing_log WHERE server_key = $1 AND ts >= $2 AND ts < $3 ORDER BY ts DESC LIMIT 100`,
 		args: func(s *sample) []any {
 			h := s.randomHour()
 			return []any{s.servers[s.rng.IntN(len(s.servers))], h, h.Add(time.Hour)}
 		}},
-	{name: "failures only, one hour", sql: `SELECT ts, method, tool_name, server_key, error_type, status_message
+	{id: "failures-hour", name: "failures only, one hour", sql: `SELECT ts, method, tool_name, server_key, error_type, status_message
 		FROM mcp.routing_log WHERE failed AND ts >= $1 AND ts < $2 ORDER BY ts DESC LIMIT 100`,
 		args: func(s *sample) []any { h := s.randomHour(); return []any{h, h.Add(time.Hour)} }},
-	{name: "errors of one type, one day", sql: `SELECT ts, server_key, method, message FROM mcp.error_log
+	{id: "errors-day", name: "errors of one type, one day", sql: `SELECT ts, server_key, method, message FROM mcp.error_log
 		WHERE error_type = $1 AND ts >= $2 AND ts < $3 ORDER BY ts DESC LIMIT 100`,
 		args: func(s *sample) []any {
 			h := s.randomHour()
 			return []any{s.errorTypes[s.rng.IntN(len(s.errorTypes))], h.Add(-24 * time.Hour), h}
 		}},
-	{name: "healthy servers of the registry", sql: `SELECT server_key, name, url, health_status, updated_at
+	{id: "healthy", name: "healthy servers of the registry", sql: `SELECT server_key, name, url, health_status, updated_at
 		FROM mcp.mcp_server WHERE registered AND health_status = 'healthy'`,
 		args: func(*sample) []any { return nil }},
-	{name: "a routed request with its tool calls, day known", sql: `SELECT r.ts, r.method, r.server_key, t.tool_name, t.duration_us, t.status
+	{id: "req-tools", name: "a routed request with its tool calls, day known", sql: `SELECT r.ts, r.method, r.server_key, t.tool_name, t.duration_us, t.status
 		FROM mcp.routing_log r JOIN mcp.tool_call_record t
 		  ON t.trace_id = r.trace_id AND t.ts >= r.ts AND t.ts < r.ts + interval '10 minutes'
 		WHERE r.request_id = $1 AND r.ts >= $2 AND r.ts < $3 AND t.ts >= $2 AND t.ts < $4`,
@@ -102,12 +106,30 @@ func main() {
 	runs := flag.Int("runs", 500, "timed runs per query")
 	keep := flag.Bool("keep", false, "keep the database (mcp_querybench) afterwards")
 	reuse := flag.Bool("reuse", false, "measure the database a -keep run left instead of generating one")
+	flag.StringVar(&dash.mode, "mode", "lookups", "lookups: each look-up alone; dashboard: per-minute rollup queries and the look-ups under concurrent clients")
+	flag.IntVar(&dash.rollupDays, "rollup-days", 30, "dashboard: days of per-minute rollups to generate, ending now")
+	flag.IntVar(&dash.servers, "servers", 50, "dashboard: servers in the rollups")
+	flag.IntVar(&dash.clients, "clients", 16, "dashboard: concurrent clients, one query per second each")
+	flag.DurationVar(&dash.duration, "duration", 60*time.Second, "dashboard: how long the clients run")
+	flag.IntVar(&dash.ingest, "ingest", 20000, "dashboard: routing_log rows/s to COPY meanwhile (0: none)")
+	flag.StringVar(&dash.kinds, "kinds", "", "dashboard: comma-separated query ids to run (default: all)")
 	flag.Parse()
 	if err := run(*admin, *rows, *days, *runs, *keep, *reuse); err != nil {
 		fmt.Fprintln(os.Stderr, "querybench:", err)
 		os.Exit(1)
 	}
 }
+
+// dash holds the dashboard mode's flags.
+var dash struct {
+	mode                string
+	rollupDays, servers int
+	clients, ingest     int
+	duration            time.Duration
+	kinds               string
+}
+
+func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 2)) }
 
 func run(admin string, rows, days, runs int, keep, reuse bool) error {
 	ctx := context.Background()
@@ -133,7 +155,12 @@ func run(admin string, rows, days, runs int, keep, reuse bool) error {
 		return err
 	}
 	u.Path = "/" + dbName
-	pool, err := pgxpool.New(ctx, u.String())
+	cfg, err := pgxpool.ParseConfig(u.String())
+	if err != nil {
+		return err
+	}
+	cfg.MaxConns = int32(max(4, dash.clients+4)) // every client's query, the writer, the refresh
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -165,7 +192,7 @@ func run(admin string, rows, days, runs int, keep, reuse bool) error {
 		FROM pg_inherits i WHERE i.inhparent = 'mcp.routing_log'::regclass`).Scan(&perRow)
 	fmt.Printf("routing_log takes %.0f bytes per row, table and indexes together.\n\n", perRow)
 
-	s := &sample{rng: rand.New(rand.NewPCG(1, 2)), end: end, days: days}
+	s := &sample{rng: newRand(1), end: end, days: days}
 	if s.requestIDs, err = requestRefs(ctx, pool, "mcp.routing_log"); err != nil {
 		return err
 	}
@@ -179,6 +206,9 @@ func run(admin string, rows, days, runs int, keep, reuse bool) error {
 		return err
 	}
 
+	if dash.mode == "dashboard" {
+		return runDashboard(ctx, pool, s, reuse, runs)
+	}
 	fmt.Printf("## Latency (%d runs each, client-side, one connection, loopback)\n\n| query | p50 ms | p99 ms | max ms | rows (last run) |\n| --- | --- | --- | --- | --- |\n", runs)
 	var plans strings.Builder
 	for _, q := range queries {
@@ -209,7 +239,6 @@ func run(admin string, rows, days, runs int, keep, reuse bool) error {
 			}
 		}
 		sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
-		ms := func(d time.Duration) string { return fmt.Sprintf("%.2f", float64(d.Microseconds())/1000) }
 		fmt.Printf("| %s | %s | %s | %s | %d |\n", q.name, ms(times[len(times)/2]), ms(times[len(times)*99/100]), ms(times[len(times)-1]), n)
 
 		plan, err := explain(ctx, conn, q.sql, q.args(s))
