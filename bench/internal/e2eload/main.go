@@ -15,23 +15,21 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"math"
-	"net/http"
 	"os"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/mcp-bridge/otelcol-mcp/bench/internal/loadprobe"
 	"github.com/mcp-bridge/otelcol-mcp/schema"
 )
 
@@ -57,213 +55,7 @@ func main() {
 	}
 }
 
-// --- Prometheus text ---------------------------------------------------------
-
-type sample struct {
-	name   string
-	labels map[string]string
-	value  float64
-}
-
-func scrape(url string) ([]sample, error) {
-	client := http.Client{Timeout: 5 * time.Second}
-	resp, err := client.Get(url)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s: %s", url, resp.Status)
-	}
-	var out []sample
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		s := sample{labels: map[string]string{}}
-		var rest string
-		if i := strings.IndexByte(line, '{'); i >= 0 {
-			j := strings.LastIndexByte(line, '}')
-			if j < i {
-				continue
-			}
-			s.name = line[:i]
-			for _, kv := range splitLabels(line[i+1 : j]) {
-				if k, v, ok := strings.Cut(kv, "="); ok {
-					s.labels[k] = strings.Trim(v, `"`)
-				}
-			}
-			rest = strings.TrimSpace(line[j+1:])
-		} else {
-			f := strings.Fields(line)
-			if len(f) < 2 {
-				continue
-			}
-			s.name, rest = f[0], strings.Join(f[1:], " ")
-		}
-		f := strings.Fields(rest)
-		if len(f) == 0 {
-			continue
-		}
-		v, err := strconv.ParseFloat(f[0], 64)
-		if err != nil {
-			continue
-		}
-		s.value = v
-		out = append(out, s)
-	}
-	return out, sc.Err()
-}
-
-func splitLabels(s string) []string {
-	var out []string
-	inQ, start := false, 0
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '\\':
-			i++
-		case '"':
-			inQ = !inQ
-		case ',':
-			if !inQ {
-				out = append(out, s[start:i])
-				start = i + 1
-			}
-		}
-	}
-	if start < len(s) {
-		out = append(out, s[start:])
-	}
-	return out
-}
-
-// sum adds every sample whose name starts with prefix and ends with one of
-// the suffixes ("" matches the bare name), filtered by label values.
-func sum(ss []sample, prefix string, suffixes []string, match map[string]string) float64 {
-	var t float64
-	for _, s := range ss {
-		if !strings.HasPrefix(s.name, prefix) {
-			continue
-		}
-		rest := s.name[len(prefix):]
-		ok := false
-		for _, suf := range suffixes {
-			if rest == suf || (suf != "" && strings.HasSuffix(rest, suf) && !strings.Contains(strings.TrimSuffix(rest, suf), "bucket")) {
-				ok = true
-			}
-		}
-		if !ok {
-			continue
-		}
-		for k, v := range match {
-			if s.labels[k] != v {
-				ok = false
-			}
-		}
-		if ok {
-			t += s.value
-		}
-	}
-	return t
-}
-
-// buckets returns the cumulative bucket counts of a histogram, summed over
-// its label sets, by upper bound.
-func buckets(ss []sample, prefix string) map[float64]float64 {
-	out := map[float64]float64{}
-	for _, s := range ss {
-		if !strings.HasPrefix(s.name, prefix) || !strings.HasSuffix(s.name, "_bucket") {
-			continue
-		}
-		le, err := strconv.ParseFloat(s.labels["le"], 64)
-		if err != nil {
-			continue
-		}
-		out[le] += s.value
-	}
-	return out
-}
-
-// quantile of a histogram given as cumulative bucket counts (delta of two
-// scrapes), interpolated linearly inside the bucket.
-func quantile(cum map[float64]float64, q float64) float64 {
-	bounds := make([]float64, 0, len(cum))
-	for b := range cum {
-		bounds = append(bounds, b)
-	}
-	sort.Float64s(bounds)
-	if len(bounds) == 0 {
-		return math.NaN()
-	}
-	total := cum[bounds[len(bounds)-1]]
-	if total <= 0 {
-		return math.NaN()
-	}
-	rank := q * total
-	prevB, prevC := 0.0, 0.0
-	for _, b := range bounds {
-		c := cum[b]
-		if c >= rank {
-			if math.IsInf(b, 1) {
-				return prevB
-			}
-			if c == prevC {
-				return b
-			}
-			return prevB + (b-prevB)*(rank-prevC)/(c-prevC)
-		}
-		prevB, prevC = b, c
-	}
-	return bounds[len(bounds)-1]
-}
-
 // --- /proc ---------------------------------------------------------------------
-
-const clkTck = 100.0
-
-// procTicks returns utime+stime of pid.
-func procTicks(pid int) (ticks float64, err error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0, errors.New("bad stat")
-	}
-	f := strings.Fields(s[i+2:])
-	// f[0] = state (field 3); utime 14, stime 15.
-	if len(f) < 13 {
-		return 0, errors.New("short stat")
-	}
-	u, _ := strconv.ParseFloat(f[11], 64)
-	st, _ := strconv.ParseFloat(f[12], 64)
-	return u + st, nil
-}
-
-// rssMiB reads a field of /proc/PID/status in MiB: VmRSS (resident memory)
-// or RssAnon (its anonymous part: the Go heap and stacks, without the pages
-// of mapped files such as the persistent queue's bbolt file).
-func rssMiB(pid int, field string) float64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, field+":") {
-			f := strings.Fields(l)
-			if len(f) >= 2 {
-				kb, _ := strconv.ParseFloat(f[1], 64)
-				return kb / 1024
-			}
-		}
-	}
-	return 0
-}
 
 // pgCPU accumulates the CPU time of the PostgreSQL processes that serve
 // this database: its client backends and the server's auxiliary processes
@@ -297,7 +89,7 @@ func (c *pgCPU) sample(ctx context.Context) float64 {
 	}
 	next := map[int]float64{}
 	for _, p := range pids {
-		ticks, err := procTicks(int(p))
+		ticks, err := loadprobe.ProcTicks(int(p))
 		if err != nil {
 			continue
 		}
@@ -308,20 +100,11 @@ func (c *pgCPU) sample(ctx context.Context) float64 {
 	return c.total
 }
 
-func loadAvg() string {
-	b, _ := os.ReadFile("/proc/loadavg")
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return ""
-	}
-	return strings.Join(f[:3], " ")
-}
-
 // --- measure -------------------------------------------------------------------
 
 type point struct {
 	t         time.Time
-	m         []sample
+	m         []loadprobe.Sample
 	colTicks  float64
 	simTicks  float64
 	pgTicks   float64
@@ -360,8 +143,6 @@ type result struct {
 	RowsWrittenTotal float64 `json:"rows_written_total"`
 }
 
-var rowsSuffixes = []string{"", "_total", "_row_total", "_rows_total"}
-
 func measure(args []string) error {
 	fs := flag.NewFlagSet("measure", flag.ContinueOnError)
 	metricsURL := fs.String("metrics", "", "collector Prometheus URL")
@@ -390,20 +171,20 @@ func measure(args []string) error {
 	take := func() (point, error) {
 		p := point{t: time.Now()}
 		var err error
-		if p.m, err = scrape(*metricsURL); err != nil {
+		if p.m, err = loadprobe.Scrape(*metricsURL); err != nil {
 			return p, err
 		}
-		p.colTicks, _ = procTicks(*pid)
+		p.colTicks, _ = loadprobe.ProcTicks(*pid)
 		if *simPID > 0 {
-			if t, err := procTicks(*simPID); err == nil {
+			if t, err := loadprobe.ProcTicks(*simPID); err == nil {
 				simTicks = t
 			}
 			p.simTicks = simTicks
 		}
 		p.pgTicks = pg.sample(ctx)
-		p.rss = rssMiB(*pid, "VmRSS")
-		p.rssAnon = rssMiB(*pid, "RssAnon")
-		p.queue = sum(p.m, "otelcol_exporter_queue_size", []string{""}, nil)
+		p.rss = loadprobe.RSSMiB(*pid, "VmRSS")
+		p.rssAnon = loadprobe.RSSMiB(*pid, "RssAnon")
+		p.queue = loadprobe.QueueSize(p.m)
 		if err := conn.QueryRow(ctx, lagSQL).Scan(&p.lagSecond); err != nil {
 			p.lagSecond = -1
 		}
@@ -426,66 +207,49 @@ func measure(args []string) error {
 	}
 	last := pts[len(pts)-1]
 	secs := last.t.Sub(first.t).Seconds()
-	acc := func(ss []sample) float64 {
-		return sum(ss, "otelcol_receiver_accepted_spans", []string{"", "_total"}, nil) +
-			sum(ss, "otelcol_receiver_accepted_log_records", []string{"", "_total"}, nil) +
-			sum(ss, "otelcol_receiver_accepted_metric_points", []string{"", "_total"}, nil)
+	acc := func(ss []loadprobe.Sample) float64 {
+		return loadprobe.Sum(ss, "otelcol_receiver_accepted_spans", []string{"", "_total"}, nil) +
+			loadprobe.Sum(ss, "otelcol_receiver_accepted_log_records", []string{"", "_total"}, nil) +
+			loadprobe.Sum(ss, "otelcol_receiver_accepted_metric_points", []string{"", "_total"}, nil)
 	}
-	ref := func(ss []sample) float64 {
-		return sum(ss, "otelcol_receiver_refused_spans", []string{"", "_total"}, nil) +
-			sum(ss, "otelcol_receiver_refused_log_records", []string{"", "_total"}, nil) +
-			sum(ss, "otelcol_receiver_refused_metric_points", []string{"", "_total"}, nil)
+	ref := func(ss []loadprobe.Sample) float64 {
+		return loadprobe.Sum(ss, "otelcol_receiver_refused_spans", []string{"", "_total"}, nil) +
+			loadprobe.Sum(ss, "otelcol_receiver_refused_log_records", []string{"", "_total"}, nil) +
+			loadprobe.Sum(ss, "otelcol_receiver_refused_metric_points", []string{"", "_total"}, nil)
 	}
-	rows := func(ss []sample) float64 {
-		return sum(ss, "otelcol_exporter_mcppg_rows_written", rowsSuffixes, nil)
-	}
-	b0 := buckets(first.m, "otelcol_exporter_mcppg_commit_duration")
-	b1 := buckets(last.m, "otelcol_exporter_mcppg_commit_duration")
-	d := map[float64]float64{}
-	for k, v := range b1 {
-		d[k] = v - b0[k]
-	}
-	var commits float64
-	for k, v := range d {
-		if math.IsInf(k, 1) {
-			commits = v
-		}
-	}
+	cw := loadprobe.Commits(first.m, last.m)
 	r := result{
 		Seconds:          secs,
 		Accepted:         acc(last.m) - acc(first.m),
 		Refused:          ref(last.m) - ref(first.m),
-		RowsWritten:      rows(last.m) - rows(first.m),
-		RowsWrittenTotal: rows(last.m),
+		RowsWritten:      loadprobe.RowsWritten(last.m) - loadprobe.RowsWritten(first.m),
+		RowsWrittenTotal: loadprobe.RowsWritten(last.m),
 		QueueStart:       first.queue,
 		QueueEnd:         last.queue,
-		Commits:          commits,
-		CommitP50ms:      quantile(d, 0.50) * 1000,
-		CommitP99ms:      quantile(d, 0.99) * 1000,
-		CollectorCPU:     (last.colTicks - first.colTicks) / clkTck / secs,
-		PostgresCPU:      (last.pgTicks - first.pgTicks) / clkTck / secs,
-		SimulatorCPU:     (last.simTicks - first.simTicks) / clkTck / secs,
+		Commits:          cw.Commits,
+		CommitP50ms:      cw.P50ms,
+		CommitP99ms:      cw.P99ms,
+		CollectorCPU:     (last.colTicks - first.colTicks) / loadprobe.ClkTck / secs,
+		PostgresCPU:      (last.pgTicks - first.pgTicks) / loadprobe.ClkTck / secs,
+		SimulatorCPU:     (last.simTicks - first.simTicks) / loadprobe.ClkTck / secs,
 		RSSEndMiB:        last.rss,
-		LoadAvg:          loadAvg(),
-	}
-	if math.IsNaN(r.CommitP50ms) || math.IsNaN(r.CommitP99ms) {
-		r.CommitP50ms, r.CommitP99ms = -1, -1
+		LoadAvg:          loadprobe.LoadAvg(),
 	}
 	r.AcceptedPerSec = r.Accepted / secs
 	r.RowsPerSec = r.RowsWritten / secs
-	if commits > 0 {
-		r.RowsPerCommit = r.RowsWritten / commits
+	if cw.Commits > 0 {
+		r.RowsPerCommit = r.RowsWritten / cw.Commits
 	}
 	var lags []float64
 	for _, p := range pts {
 		r.QueueMax = max(r.QueueMax, p.queue)
 		r.RSSMaxMiB = max(r.RSSMaxMiB, p.rss)
 		r.RSSAnonMaxMiB = max(r.RSSAnonMaxMiB, p.rssAnon)
-		acq := sum(p.m, "otelcol_exporter_mcppg_pool_connections", []string{"", "_connection"}, map[string]string{"state": "acquired"})
-		idle := sum(p.m, "otelcol_exporter_mcppg_pool_connections", []string{"", "_connection"}, map[string]string{"state": "idle"})
+		acq := loadprobe.Sum(p.m, "otelcol_exporter_mcppg_pool_connections", []string{"", "_connection"}, map[string]string{"state": "acquired"})
+		idle := loadprobe.Sum(p.m, "otelcol_exporter_mcppg_pool_connections", []string{"", "_connection"}, map[string]string{"state": "idle"})
 		r.PoolAcquiredMax = max(r.PoolAcquiredMax, acq)
 		r.PoolTotalMax = max(r.PoolTotalMax, acq+idle)
-		r.PoolMax = max(r.PoolMax, sum(p.m, "otelcol_exporter_mcppg_pool_connections", []string{"", "_connection"}, map[string]string{"state": "max"}))
+		r.PoolMax = max(r.PoolMax, loadprobe.Sum(p.m, "otelcol_exporter_mcppg_pool_connections", []string{"", "_connection"}, map[string]string{"state": "max"}))
 		if p.lagSecond >= 0 {
 			lags = append(lags, p.lagSecond)
 		}
@@ -516,30 +280,9 @@ func drain(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	start := time.Now()
-	prev, stable := -1.0, 0
-	for time.Since(start) < *timeout {
-		m, err := scrape(*metricsURL)
-		if err != nil {
-			return err
-		}
-		q := sum(m, "otelcol_exporter_queue_size", []string{""}, nil)
-		rw := sum(m, "otelcol_exporter_mcppg_rows_written", rowsSuffixes, nil)
-		if q == 0 && rw == prev {
-			stable++
-			if stable >= 2 {
-				// The last change happened before the two stable samples.
-				fmt.Printf("%.1f\n", max(0, time.Since(start).Seconds()-1))
-				return nil
-			}
-		} else {
-			stable = 0
-		}
-		prev = rw
-		time.Sleep(500 * time.Millisecond)
-	}
-	fmt.Printf("%.1f\n", time.Since(start).Seconds())
-	return errors.New("queue not drained within the timeout")
+	secs, err := loadprobe.WaitDrained(*metricsURL, *timeout)
+	fmt.Printf("%.1f\n", secs)
+	return err
 }
 
 // --- raw -----------------------------------------------------------------------
@@ -728,7 +471,7 @@ func raw(args []string) error {
 		return firstErr
 	}
 	res.Seconds = time.Since(start).Seconds()
-	res.PostgresCPU = pg.sample(ctx) / clkTck / res.Seconds
+	res.PostgresCPU = pg.sample(ctx) / loadprobe.ClkTck / res.Seconds
 	res.RowsPerSec = float64(res.Rows) / res.Seconds
 	res.Commits = len(chunks)
 	sort.Float64s(lat)
@@ -736,6 +479,6 @@ func raw(args []string) error {
 		res.CommitP50ms = lat[len(lat)/2]
 		res.CommitP99ms = lat[min(len(lat)-1, int(math.Ceil(0.99*float64(len(lat))))-1)]
 	}
-	res.LoadAvg = loadAvg()
+	res.LoadAvg = loadprobe.LoadAvg()
 	return printJSON(res)
 }
