@@ -13,6 +13,10 @@
 #   make demo      PostgreSQL + build, then scripts/demo.sh
 #   make bench     exporter, commit-floor, query and end-to-end benchmarks (bench/)
 #   make chaos     fault scenarios (chaos/run.sh), results in .run/chaos/results.md
+#   make soak      the default pipeline at RATE (5000) routed requests/s for
+#                  DURATION (2h): RSS, queue, commit latency, freshness and rollup
+#                  lag every 10 s into OUT (.run/soak)/soak.csv and soak.png,
+#                  then reconcile (bench/soak.sh); e.g. make soak DURATION=6m
 #   make realworld real MCP emitters end to end: traceloop and Sentry (npm),
 #                  ToolHive vMCP v0.47.0 (built from the Go module proxy),
 #                  each run checked row by row (e2e TestRealWorldEmitters)
@@ -47,7 +51,7 @@ export MCP_PG_HOST MCP_PG_PORT
 MCP_TEST_ADMIN_DSN ?= postgres://postgres@$(MCP_PG_HOST):$(MCP_PG_PORT)/postgres?sslmode=disable
 export MCP_TEST_ADMIN_DSN
 
-.PHONY: build ocb validate test lint generate run demo clean pg-up pg-down bench chaos realworld realworld-npm rules-test
+.PHONY: build ocb validate test lint generate run demo clean pg-up pg-down bench chaos soak realworld realworld-npm rules-test
 
 # Install the pinned ocb when ./bin/builder is missing or reports another version
 # (`builder version` prints to stderr).
@@ -169,6 +173,13 @@ bench: pg-up build
 # anti-join, against a private PostgreSQL on 55432; see docs/reliability.md.
 chaos: build
 	bash chaos/run.sh
+
+# Long run of the default pipeline (bench/soak.sh); fails when reconcile does.
+soak: DURATION ?= 2h
+soak: RATE ?= 5000
+soak: OUT ?= .run/soak
+soak: pg-up build
+	DURATION=$(DURATION) RATE=$(RATE) OUT=$(OUT) bash bench/soak.sh
 
 # npm ci installs the exact packages of realworld/package-lock.json; the
 # first vMCP build takes about 10 minutes on 2 cores with an empty module
