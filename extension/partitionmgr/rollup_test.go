@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
+	"github.com/mcp-bridge/otelcol-mcp/internal/rollupcheck"
 	"github.com/mcp-bridge/otelcol-mcp/schema"
 )
 
@@ -147,87 +148,12 @@ func sessionEvent(ctx context.Context, pool *pgxpool.Pool, schemaName, id string
 	return err
 }
 
-// rollupMismatches compares every rollup with a GROUP BY over the raw rows,
-// written here apart from rollup_refresh, distributions bucket by bucket;
-// it returns the rows found on one side only.
+// rollupMismatches compares every rollup with a GROUP BY over the raw rows
+// (internal/rollupcheck); it returns the rows found on one side only.
 func rollupMismatches(t *testing.T, pool *pgxpool.Pool, schemaName string) []string {
 	t.Helper()
-	ctx := context.Background()
-	conn, err := pool.Acquire(ctx)
+	out, err := rollupcheck.Mismatches(context.Background(), pool, schemaName)
 	require.NoError(t, err)
-	defer conn.Release()
-	_, err = conn.Exec(ctx, "SET search_path TO "+pgx.Identifier{schemaName}.Sanitize())
-	require.NoError(t, err)
-	defer func() { _, _ = conn.Exec(ctx, "RESET search_path") }()
-
-	checks := map[string][2]string{
-		"routing totals": {
-			`SELECT date_trunc('minute', ts, 'UTC'), server_key, method, tool_name,
-			        rollup_status_class(failed, error_type, rpc_status_code), count(*), sum(adjusted_count::numeric),
-			        coalesce(sum(adjusted_count::numeric) FILTER (WHERE failed), 0), sum(duration_us * adjusted_count::numeric)
-			 FROM routing_log GROUP BY 1, 2, 3, 4, 5`,
-			`SELECT ts, server_key, method, tool_name, status_class, row_count, requests, errors, duration_us_sum FROM routing_rollup_1m`,
-		},
-		"routing buckets": {
-			`SELECT date_trunc('minute', ts, 'UTC'), server_key, method, tool_name,
-			        rollup_status_class(failed, error_type, rpc_status_code), rollup_bucket(duration_us), sum(adjusted_count::numeric)
-			 FROM routing_log GROUP BY 1, 2, 3, 4, 5, 6`,
-			`SELECT ts, server_key, method, tool_name, status_class, b, duration_hist[b]
-			 FROM routing_rollup_1m, generate_subscripts(duration_hist, 1) AS b WHERE duration_hist[b] <> 0`,
-		},
-		"tool call totals": {
-			`SELECT date_trunc('minute', ts, 'UTC'), server_key, coalesce(method, 'tools/call'), tool_name,
-			        rollup_status_class(failed, error_type, rpc_status_code), count(*), sum(adjusted_count::numeric),
-			        coalesce(sum(adjusted_count::numeric) FILTER (WHERE failed), 0), sum(duration_us * adjusted_count::numeric)
-			 FROM tool_call_record GROUP BY 1, 2, 3, 4, 5`,
-			`SELECT ts, server_key, method, tool_name, status_class, row_count, calls, errors, duration_us_sum FROM tool_call_rollup_1m`,
-		},
-		"tool call buckets": {
-			`SELECT date_trunc('minute', ts, 'UTC'), server_key, coalesce(method, 'tools/call'), tool_name,
-			        rollup_status_class(failed, error_type, rpc_status_code), rollup_bucket(duration_us), sum(adjusted_count::numeric)
-			 FROM tool_call_record GROUP BY 1, 2, 3, 4, 5, 6`,
-			`SELECT ts, server_key, method, tool_name, status_class, b, duration_hist[b]
-			 FROM tool_call_rollup_1m, generate_subscripts(duration_hist, 1) AS b WHERE duration_hist[b] <> 0`,
-		},
-		"health totals": {
-			`SELECT date_trunc('minute', ts, 'UTC'), server_key, check_type, count(*), sum(adjusted_count::numeric),
-			        coalesce(sum(adjusted_count::numeric) FILTER (WHERE NOT healthy), 0),
-			        coalesce(sum(adjusted_count::numeric) FILTER (WHERE latency_us IS NOT NULL), 0),
-			        coalesce(sum(latency_us * adjusted_count::numeric), 0)
-			 FROM health_check_record GROUP BY 1, 2, 3`,
-			`SELECT ts, server_key, check_type, row_count, checks, unhealthy, latency_count, latency_us_sum FROM health_rollup_1m`,
-		},
-		"health buckets": {
-			`SELECT date_trunc('minute', ts, 'UTC'), server_key, check_type, rollup_bucket(latency_us), sum(adjusted_count::numeric)
-			 FROM health_check_record WHERE latency_us IS NOT NULL GROUP BY 1, 2, 3, 4`,
-			`SELECT ts, server_key, check_type, b, latency_hist[b]
-			 FROM health_rollup_1m, generate_subscripts(latency_hist, 1) AS b WHERE latency_hist[b] <> 0`,
-		},
-		"sessions started": {
-			`SELECT date_trunc('minute', started_at, 'UTC'), server_key, transport, count(*)
-			 FROM session_record WHERE started_at IS NOT NULL GROUP BY 1, 2, 3`,
-			`SELECT ts, server_key, transport, started FROM session_rollup_1m WHERE started > 0`,
-		},
-		"sessions ended": {
-			`SELECT date_trunc('minute', ended_at, 'UTC'), server_key, transport, count(*),
-			        coalesce(sum(extract(epoch FROM ended_at - started_at)), 0)
-			 FROM session_record WHERE ended_at IS NOT NULL GROUP BY 1, 2, 3`,
-			`SELECT ts, server_key, transport, ended, ended_seconds_sum FROM session_rollup_1m WHERE ended > 0`,
-		},
-	}
-	var out []string
-	for name, q := range checks {
-		for i, pair := range [][2]string{{q[0], q[1]}, {q[1], q[0]}} {
-			rows, err := conn.Query(ctx, fmt.Sprintf("SELECT x::text FROM ((%s) EXCEPT ALL (%s)) x", pair[0], pair[1]))
-			require.NoError(t, err, name)
-			diff, err := pgx.CollectRows(rows, pgx.RowTo[string])
-			require.NoError(t, err, name)
-			side := map[int]string{0: "raw rows only", 1: "rollup only"}[i]
-			for _, d := range diff {
-				out = append(out, name+": "+side+": "+d)
-			}
-		}
-	}
 	return out
 }
 
