@@ -26,9 +26,12 @@
 # freshness_lag_s (now - newest routing_log.ts), rollup_lag_s (now - end of the
 # newest minute in routing_rollup_1m: a 15-85 s sawtooth when the refresh keeps
 # up with partitionmgr's default delay 15 s and interval 10 s), rollup_backlog_s
-# (now - end of the oldest minute still queued in rollup_dirty, 0 when none has
+# (now - end of the oldest routing minute still queued in rollup_dirty, 0 when none has
 # ended: at most delay + interval when keeping up, grows when not), db_size_mib
-# (pg_database_size of mcp_soak), loadavg1 (the machine may be shared).
+# (pg_database_size of mcp_soak), loadavg1 (the machine may be shared),
+# rollup_refreshes and rollup_refresh_mean_s (partitionmgr's refreshes in the
+# interval and their mean otelcol_partitionmgr_rollup_refresh_duration, -1
+# without one).
 #
 # Ports (private, below Linux's ephemeral range 32768-60999 so that no outgoing
 # connection holds one; apart from bench/e2e_load.sh's): OTLP gRPC 25317, HTTP 25318,
@@ -169,7 +172,7 @@ set grid
 set ylabel 'MiB'
 plot '$OUT/soak.csv' using (\$2/60):3 with lines lw 2 title 'collector RSS', '' using (\$2/60):4 with lines title 'RSS anonymous'
 set ylabel 's'
-plot '$OUT/soak.csv' using (\$2/60):(\$9 < 0 ? NaN : \$9) with lines lw 2 title 'freshness lag', '' using (\$2/60):(\$10 < 0 ? NaN : \$10) with lines title 'rollup lag (newest minute)', '' using (\$2/60):(\$11 < 0 ? NaN : \$11) with lines title 'rollup backlog (oldest queued minute)'
+plot '$OUT/soak.csv' using (\$2/60):(\$9 < 0 ? NaN : \$9) with lines lw 2 title 'freshness lag', '' using (\$2/60):(\$10 < 0 ? NaN : \$10) with lines title 'rollup lag (newest minute)', '' using (\$2/60):(\$11 < 0 ? NaN : \$11) with lines title 'rollup backlog (oldest queued minute)', '' using (\$2/60):(\$15 < 0 ? NaN : \$15) with lines title 'rollup refresh, mean'
 set ylabel 'ms'
 set y2label 'requests'
 set y2tics

@@ -4,7 +4,7 @@
 //	    every I (10 s) for D, appends one CSV row to FILE: the collector's
 //	    RSS, its exporter queue, commit p50/p99 and rows/s stored over the
 //	    interval (deltas of two scrapes), freshness lag, rollup lag and
-//	    backlog, and the database's size.
+//	    backlog, the database's size, partitionmgr's rollup refreshes.
 //	soak drain -metrics URL -timeout D
 //	    waits until the exporter's queue is empty and rows_written stopped
 //	    growing; prints the seconds it waited.
@@ -60,20 +60,24 @@ var columns = []string{
 	"time", "elapsed_s", "rss_mib", "rss_anon_mib", "queue_size",
 	"commit_p50_ms", "commit_p99_ms", "rows_per_s",
 	"freshness_lag_s", "rollup_lag_s", "rollup_backlog_s", "db_size_mib", "loadavg1",
+	"rollup_refreshes", "rollup_refresh_mean_s",
 }
 
 // lagSQL reads, in one statement: freshness lag (now - newest routing_log.ts),
 // rollup lag (now - end of the newest minute in routing_rollup_1m: how old
 // the newest per-minute figure is; 15-85 s with the default delay 15 s and
-// interval 10 s), rollup backlog (now - end of the oldest minute still queued
-// in rollup_dirty, 0 when none has ended: grows only when the refresh falls
-// behind) and the database's size. -1 where there is nothing yet.
+// interval 10 s), rollup backlog (now - end of the oldest routing minute still
+// queued in rollup_dirty, 0 when none has ended: grows only when the refresh
+// falls behind; session minutes are left out, as a session's update queues
+// the minute it started in, however old) and the database's size. -1 where
+// there is nothing yet.
 const lagSQL = `SELECT
 	COALESCE((SELECT extract(epoch FROM clock_timestamp() - max(ts)) FROM %[1]s.routing_log
 	           WHERE ts > now() - interval '10 minutes'), -1)::float8,
 	COALESCE((SELECT extract(epoch FROM clock_timestamp() - (max(ts) + interval '1 minute')) FROM %[1]s.routing_rollup_1m
 	           WHERE ts > now() - interval '1 day'), -1)::float8,
-	COALESCE((SELECT greatest(0, extract(epoch FROM clock_timestamp() - (min(ts) + interval '1 minute'))) FROM %[1]s.rollup_dirty), 0)::float8,
+	COALESCE((SELECT greatest(0, extract(epoch FROM clock_timestamp() - (min(ts) + interval '1 minute'))) FROM %[1]s.rollup_dirty
+	           WHERE kind = 'routing'), 0)::float8,
 	pg_database_size(current_database()) / 1048576.0::float8`
 
 func sample(args []string) error {
@@ -146,11 +150,13 @@ func sample(args []string) error {
 		cw := loadprobe.Commits(prev, m)
 		rowsPerSec := (loadprobe.RowsWritten(m) - loadprobe.RowsWritten(prev)) / now.Sub(prevT).Seconds()
 		load, _, _ := strings.Cut(loadprobe.LoadAvg(), " ")
+		refreshes, refreshMean := rollupRefreshes(prev, m)
 		rec := []string{
 			now.UTC().Format(time.RFC3339), num(now.Sub(start).Seconds()),
 			num(loadprobe.RSSMiB(*pid, "VmRSS")), num(loadprobe.RSSMiB(*pid, "RssAnon")), num(loadprobe.QueueSize(m)),
 			num(cw.P50ms), num(cw.P99ms), num(rowsPerSec),
 			num(fresh), num(rollup), num(backlog), num(dbMiB), load,
+			num(refreshes), num(refreshMean),
 		}
 		if err := w.Write(rec); err != nil {
 			return err
@@ -162,6 +168,19 @@ func sample(args []string) error {
 		prev, prevT = m, now
 	}
 	return nil
+}
+
+// rollupRefreshes is the number of partitionmgr rollup refreshes between two
+// scrapes and their mean duration in seconds (-1 without one): a backlog that
+// grows while refreshes take longer than rollups::interval is the refresh
+// falling behind.
+func rollupRefreshes(prev, m []loadprobe.Sample) (n, meanSeconds float64) {
+	const name = "otelcol_partitionmgr_rollup_refresh_duration"
+	n = loadprobe.Sum(m, name, []string{"_count"}, nil) - loadprobe.Sum(prev, name, []string{"_count"}, nil)
+	if n <= 0 {
+		return 0, -1
+	}
+	return n, (loadprobe.Sum(m, name, []string{"_sum"}, nil) - loadprobe.Sum(prev, name, []string{"_sum"}, nil)) / n
 }
 
 func num(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) }
@@ -204,6 +223,7 @@ func summary(args []string) error {
 		{"rollup_backlog_s", "rollup backlog (oldest queued minute)"},
 		{"queue_size", "queue size"},
 		{"commit_p99_ms", "commit p99 (ms)"},
+		{"rollup_refresh_mean_s", "rollup refresh mean (s)"},
 	} {
 		v := valid(cols[c.name])
 		if len(v) == 0 {
