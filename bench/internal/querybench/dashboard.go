@@ -295,8 +295,7 @@ func serial(ctx context.Context, pool *pgxpool.Pool, s *sample, kinds []query, r
 				times = append(times, time.Since(t0))
 			}
 		}
-		sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
-		fmt.Printf("| %s | %s | %s | %s | %d |\n", q.name, ms(times[len(times)/2]), ms(times[len(times)*99/100]), ms(times[len(times)-1]), n)
+		fmt.Print(timingRow(q.name, times, n))
 		plan, err := explain(ctx, conn, q.sql, q.args(s))
 		conn.Release()
 		if err != nil {

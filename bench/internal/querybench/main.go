@@ -238,8 +238,7 @@ func run(admin string, rows, days, runs int, keep, reuse bool) error {
 				times = append(times, time.Since(t0))
 			}
 		}
-		sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
-		fmt.Printf("| %s | %s | %s | %s | %d |\n", q.name, ms(times[len(times)/2]), ms(times[len(times)*99/100]), ms(times[len(times)-1]), n)
+		fmt.Print(timingRow(q.name, times, n))
 
 		plan, err := explain(ctx, conn, q.sql, q.args(s))
 		conn.Release()
@@ -352,4 +351,11 @@ func generate(ctx context.Context, pool *pgxpool.Pool, start time.Time, days, ro
 		return 0, err
 	}
 	return time.Since(t0), nil
+}
+
+// timingRow is one Markdown table row: the query's p50, p99 and slowest run
+// and the rows its last run returned.
+func timingRow(name string, times []time.Duration, n int) string {
+	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
+	return fmt.Sprintf("| %s | %s | %s | %s | %d |\n", name, ms(times[len(times)/2]), ms(times[len(times)*99/100]), ms(times[len(times)-1]), n)
 }
