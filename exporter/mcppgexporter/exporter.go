@@ -31,8 +31,7 @@ type pgExporter struct {
 	payloads  *payloadOptions
 	unmapped  *unmappedReporter
 
-	mu      sync.Mutex
-	signals int // signal exporters created over this config; sizes the pool
+	mu sync.Mutex
 }
 
 func newPGExporter(cfg *Config, set exporter.Settings) (*pgExporter, error) {
@@ -51,15 +50,7 @@ func newPGExporter(cfg *Config, set exporter.Settings) (*pgExporter, error) {
 var sharedExporters = sharedcomponent.NewMap[*Config, *pgExporter]()
 
 func sharedExporter(cfg *Config, set exporter.Settings) (*sharedcomponent.Ref[*pgExporter], error) {
-	ref, err := sharedExporters.LoadOrStore(cfg, func() (*pgExporter, error) { return newPGExporter(cfg, set) })
-	if err != nil {
-		return nil, err
-	}
-	e := ref.Unwrap()
-	e.mu.Lock()
-	e.signals++
-	e.mu.Unlock()
-	return ref, nil
+	return sharedExporters.LoadOrStore(cfg, func() (*pgExporter, error) { return newPGExporter(cfg, set) })
 }
 
 // Start opens the pool.
@@ -95,7 +86,9 @@ func (e *pgExporter) openPool(_ context.Context, host component.Host) error {
 	if err != nil {
 		return err
 	}
-	poolCfg.MaxConns = e.cfg.poolSize(e.signals)
+	// Sized for the signals holding this exporter (a signal whose
+	// exporterhelper could not be built has let go of it).
+	poolCfg.MaxConns = e.cfg.poolSize(sharedExporters.Refs(e.cfg))
 	poolCfg.MinConns = 0
 	pool, err := pgxpool.NewWithConfig(context.Background(), poolCfg)
 	if err != nil {

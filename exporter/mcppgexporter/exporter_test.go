@@ -351,6 +351,28 @@ func TestFailedCreateLeavesNoSharedEntry(t *testing.T) {
 	assert.False(t, left, "the shared exporter of a signal that was never built is still registered")
 }
 
+// TestFailedSignalDoesNotSizeThePool: the pool is sized for the signals
+// that hold the shared exporter; one whose exporterhelper could not be built
+// let go of it and counts no more (it was counted for good before).
+func TestFailedSignalDoesNotSizeThePool(t *testing.T) {
+	ctx := context.Background()
+	cfg := testConfig(testDB.DSN, freshSchema("failed_signal_pool"))
+	cfg.QueueConfig.Get().StorageID = nil // in memory
+	set := exportertest.NewNopSettings(metadata.Type)
+	set.Logger = zaptest.NewLogger(t)
+	traces, err := NewFactory().CreateTraces(ctx, set, cfg)
+	require.NoError(t, err)
+	noLogger := set
+	noLogger.Logger = nil // exporterhelper refuses to build without one
+	_, err = NewFactory().CreateLogs(ctx, noLogger, cfg)
+	require.Error(t, err)
+	require.NoError(t, traces.Start(ctx, componenttest.NewNopHost()))
+	t.Cleanup(func() { require.NoError(t, traces.Shutdown(ctx)) })
+	e, ok := sharedExporters.Load(cfg)
+	require.True(t, ok)
+	assert.Equal(t, cfg.poolSize(1), e.pool.Stat().MaxConns())
+}
+
 // TestUnstartedSignalKeepsThePoolOfTheStartedOne: when a collector fails to
 // start, it shuts down the signals it started and those it did not, in any
 // order. Shutting down a signal that never started must not close the pool

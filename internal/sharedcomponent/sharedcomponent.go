@@ -27,9 +27,8 @@ type shared[V component.Component] struct {
 	value V
 	refs  int // Refs not yet shut down; guarded by the Map's mu
 
-	startMu  sync.Mutex
-	started  bool
-	startErr error
+	startOnce sync.Once
+	startErr  error
 }
 
 // Ref is one signal's hold on a shared value.
@@ -82,6 +81,17 @@ func (m *Map[K, V]) Load(key K) (V, bool) {
 	return s.value, true
 }
 
+// Refs returns how many Refs hold the value of key (0: none live): the
+// signals sharing it, those whose creation failed let go already.
+func (m *Map[K, V]) Refs(key K) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if s, ok := m.shared[key]; ok {
+		return s.refs
+	}
+	return 0
+}
+
 // Unwrap returns the shared value.
 func (r *Ref[V]) Unwrap() V { return r.s.value }
 
@@ -89,12 +99,7 @@ func (r *Ref[V]) Unwrap() V { return r.s.value }
 // error of that one start to every Ref.
 func (r *Ref[V]) Start(ctx context.Context, host component.Host) error {
 	s := r.s
-	s.startMu.Lock()
-	defer s.startMu.Unlock()
-	if !s.started {
-		s.started = true
-		s.startErr = s.value.Start(ctx, host)
-	}
+	s.startOnce.Do(func() { s.startErr = s.value.Start(ctx, host) })
 	return s.startErr
 }
 
