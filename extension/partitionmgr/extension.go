@@ -281,10 +281,15 @@ func (pm *partitionManager) runJob(ctx context.Context, j job, now time.Time) er
 		return err
 	}
 	pm.recordRun(ctx, j, "ok")
+	pm.markSuccess(j, now)
+	return nil
+}
+
+// markSuccess records when job j last succeeded (the last-success gauge).
+func (pm *partitionManager) markSuccess(j job, now time.Time) {
 	pm.mu.Lock()
 	pm.lastSuccess[j] = now
 	pm.mu.Unlock()
-	return nil
 }
 
 func (pm *partitionManager) create(ctx context.Context, now time.Time) error {

@@ -362,15 +362,25 @@ type defaultExpiry struct {
 // the rows are deleted (drop), or moved into a plain table named
 // <table>_default_before_<date of that start>, in place (detach) or in
 // archive_schema (archive). Rows dated in the future stay.
+// retentionCutoff is where retention removes rows of a table at now: the
+// start of the period holding now - retention (false: kept for ever). The
+// DEFAULT partition's expiry and the rollups' frozen minutes share it.
+func (m *maintainer) retentionCutoff(plan tablePlan, now time.Time) (time.Time, bool) {
+	if plan.retention == 0 {
+		return time.Time{}, false
+	}
+	return plan.interval.Start(now.Add(-plan.retention), m.loc), true
+}
+
 func (m *maintainer) expireDefaults(ctx context.Context, now time.Time) ([]defaultExpiry, error) {
 	var done []defaultExpiry
 	var errs error
 	for _, table := range sortedTables(m.tables) {
 		plan := m.tables[table]
-		if plan.retention == 0 {
+		before, ok := m.retentionCutoff(plan, now)
+		if !ok {
 			continue
 		}
-		before := plan.interval.Start(now.Add(-plan.retention), m.loc)
 		e, err := m.expireDefault(ctx, table, plan.expiry, before)
 		if err != nil {
 			errs = errors.Join(errs, fmt.Errorf("%s: %w", schema.DefaultPartition(table), err))

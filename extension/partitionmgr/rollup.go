@@ -45,9 +45,10 @@ func (m *maintainer) refreshRollups(ctx context.Context, now, endedBy time.Time)
 	args := make([]any, len(rollupSources), len(rollupSources)+1) // the *_since bounds, then ended_by
 	for i, table := range rollupSources {
 		var bound *time.Time
-		if plan, ok := m.tables[table]; ok && plan.retention > 0 {
-			start := plan.interval.Start(now.Add(-plan.retention), m.loc)
-			bound = &start
+		if plan, ok := m.tables[table]; ok {
+			if start, ok := m.retentionCutoff(plan, now); ok {
+				bound = &start
+			}
 		}
 		args[i] = bound
 	}
@@ -128,9 +129,7 @@ func (pm *partitionManager) refreshRollups(ctx context.Context) {
 					zap.String("rollup", c.rollup), zap.Int64("minutes", c.frozen))
 			}
 		}
-		pm.mu.Lock()
-		pm.lastSuccess[rollupJob] = now
-		pm.mu.Unlock()
+		pm.markSuccess(rollupJob, now)
 	}
 	t.PartitionmgrRollupRefreshes.Add(record, 1, metric.WithAttributes(attribute.String("result", result)))
 }

@@ -324,7 +324,10 @@ func (c *Client) Shutdown(ctx context.Context) error {
 		if rest.n > 0 {
 			c.batches <- rest
 		}
-		_ = c.wait(context.Background()) // nothing is added any more; the senders answer or give up
+		// Every batch numbered before stopped was set is sent and answered
+		// before the channel closes: Add sends its batch after unlocking, and a
+		// send on a closed channel would panic. The senders answer or give up.
+		_ = c.wait(context.Background())
 		close(c.batches)
 		c.senders.Wait()
 		c.cancel()
