@@ -354,14 +354,6 @@ type defaultExpiry struct {
 	into   string // the table that received the rows (detach, archive)
 }
 
-// expireDefaults applies each table's retention to the rows waiting in its
-// DEFAULT partition, with the cut-off of the partitions: a row goes when the
-// period holding it ended by now - retention, that is when its ts is before
-// the start of the period holding that instant. Rows far in the past (an
-// unset time, 1970) therefore go at the first run. As the partitions are,
-// the rows are deleted (drop), or moved into a plain table named
-// <table>_default_before_<date of that start>, in place (detach) or in
-// archive_schema (archive). Rows dated in the future stay.
 // retentionCutoff is where retention removes rows of a table at now: the
 // start of the period holding now - retention (false: kept for ever). The
 // DEFAULT partition's expiry and the rollups' frozen minutes share it.
@@ -372,6 +364,14 @@ func (m *maintainer) retentionCutoff(plan tablePlan, now time.Time) (time.Time, 
 	return plan.interval.Start(now.Add(-plan.retention), m.loc), true
 }
 
+// expireDefaults applies each table's retention to the rows waiting in its
+// DEFAULT partition, with the cut-off of the partitions: a row goes when the
+// period holding it ended by now - retention, that is when its ts is before
+// the start of the period holding that instant. Rows far in the past (an
+// unset time, 1970) therefore go at the first run. As the partitions are,
+// the rows are deleted (drop), or moved into a plain table named
+// <table>_default_before_<date of that start>, in place (detach) or in
+// archive_schema (archive). Rows dated in the future stay.
 func (m *maintainer) expireDefaults(ctx context.Context, now time.Time) ([]defaultExpiry, error) {
 	var done []defaultExpiry
 	var errs error
